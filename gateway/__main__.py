@@ -1,0 +1,96 @@
+"""The `gateway` command: serve, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from gateway import logs, server
+from gateway.config import (
+    ConfigError,
+    GatewayConfig,
+    RoutingConfig,
+    load_gateway_config,
+    load_routing_config,
+    with_server_overrides,
+)
+from gateway.demo import demo_routing
+from gateway.master_key import ENV_VAR, resolve_master_key
+
+DEFAULT_CONFIG = Path("config/gateway.yaml")
+DEFAULT_ROUTING = Path("config/routing.yaml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config, routing = _load(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        print(f"ok: {len(routing.providers)} providers, {len(routing.models)} models")
+        return 0
+    logs.configure(config.logging.level, config.logging.format)
+    master_key, generated = resolve_master_key(config, dict(os.environ))
+    if generated:
+        path = config.server.data_dir / "master_key"
+        print(f"Generated a master key (saved to {path}, shown once):\n{master_key}", flush=True)
+    if args.as_worker or config.server.workers == 1:
+        server.run_worker(config, routing, master_key, reuse_port=args.as_worker)
+        return 0
+    env = {**os.environ, ENV_VAR: master_key}
+    raw_argv = argv if argv is not None else sys.argv[1:]
+    return server.supervise(server.worker_command(raw_argv), config.server.workers, env)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Model Bridge LLM gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("serve", "run the gateway"),
+        ("check-config", "validate gateway.yaml and routing.yaml, exit 0 or 1"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--config", type=Path, help="gateway.yaml (env MODEL_BRIDGE_CONFIG)")
+        command.add_argument(
+            "--routing", type=Path, help="routing.yaml (env MODEL_BRIDGE_ROUTING)"
+        )
+        if name == "serve":
+            command.add_argument("--host", help="bind address (env MODEL_BRIDGE_HOST)")
+            command.add_argument("--port", type=int, help="port (env MODEL_BRIDGE_PORT)")
+            command.add_argument("--workers", type=int, help="worker processes sharing the port")
+            # Set by the supervisor on the processes it starts.
+            command.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig]:
+    config_path = _path(args.config, "MODEL_BRIDGE_CONFIG", DEFAULT_CONFIG)
+    routing_path = _path(args.routing, "MODEL_BRIDGE_ROUTING", DEFAULT_ROUTING)
+    config = load_gateway_config(config_path)
+    routing = load_routing_config(routing_path) if routing_path else demo_routing()
+    overrides = {
+        "host": getattr(args, "host", None) or os.environ.get("MODEL_BRIDGE_HOST"),
+        "port": getattr(args, "port", None) or os.environ.get("MODEL_BRIDGE_PORT"),
+        "workers": getattr(args, "workers", None),
+    }
+    return with_server_overrides(config, overrides), routing
+
+
+def _path(flag: Path | None, env_var: str, default: Path) -> Path | None:
+    """An explicit path must exist; the default is used only when present."""
+    if flag is not None:
+        return flag
+    if os.environ.get(env_var):
+        return Path(os.environ[env_var])
+    return default if default.exists() else None
+
+
+if __name__ == "__main__":
+    logging.captureWarnings(True)
+    sys.exit(main())

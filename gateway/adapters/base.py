@@ -1,0 +1,71 @@
+"""The adapter contract: pure translation between OpenAI's wire format and a provider's.
+
+An adapter never does I/O, never logs and never imports aiohttp. The proxy hands it parsed
+JSON and a `Target`, and gets back bytes to send; it hands it upstream bytes and gets back
+OpenAI-shaped dicts. Transport (pooling, timeouts, connection errors) lives in `upstream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from gateway.errors import UpstreamError
+
+Operation = Literal["chat", "completions", "embeddings"]
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one deployment lives, with everything an adapter needs precomputed at load time."""
+
+    provider: str
+    model: str
+    api_base: str
+    api_key: str | None
+    api_version: str | None
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    stream: bool
+
+
+class StreamTranslator(Protocol):
+    """One upstream SSE `data` payload in, zero or more OpenAI chunks out; state explicit.
+
+    `usage` is the token usage seen so far (None until the provider reports it), and
+    `finished` tells a clean end of stream from a dropped connection.
+    """
+
+    usage: Json | None
+    finished: bool
+
+    def feed(self, data: bytes) -> list[Json]: ...
+
+    def close(self) -> list[Json]: ...
+
+
+class Adapter(Protocol):
+    name: str
+    operations: frozenset[Operation]
+    needs_api_base: bool
+
+    def to_upstream_request(
+        self, operation: Operation, payload: Json, target: Target
+    ) -> UpstreamRequest: ...
+
+    def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Json: ...
+
+    def stream_translator(
+        self, operation: Operation, payload: Json, target: Target
+    ) -> StreamTranslator: ...
+
+    def classify_error(self, status: int, body: bytes, target: Target) -> UpstreamError: ...

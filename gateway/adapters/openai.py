@@ -1,0 +1,282 @@
+"""OpenAI's wire format, and every vendor that speaks it (Groq, Mistral, Ollama, vLLM, …).
+
+Requests pass through untouched except for the upstream model name and, on streams, a
+request for usage so every stream can be metered. Responses are normalised to OpenAI's
+published schema whatever the vendor sent: the fields the spec requires are always present
+(`logprobs: null`, `refusal: null`, `finish_reason: null` mid-stream), finish reasons are
+mapped to the spec's enum, and a usage report is always its own chunk with `choices: []`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from gateway.adapters.base import Json, Operation, Target, UpstreamRequest
+from gateway.adapters.status_table import classify
+from gateway.errors import UpstreamError, UpstreamProtocolError
+
+PATHS: dict[Operation, str] = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+}
+_FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "function_call",
+    # Spellings seen from OpenAI-compatible servers.
+    "eos": "stop",
+    "eos_token": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_length": "length",
+    "tool_use": "tool_calls",
+    "tool_call": "tool_calls",
+}
+
+
+def map_finish_reason(reason: object) -> str:
+    """Total: anything unknown is a normal stop rather than a crash or an off-spec value."""
+    return _FINISH_REASONS.get(reason, "stop") if isinstance(reason, str) else "stop"
+
+
+class OpenAIAdapter:
+    name = "openai"
+    operations: frozenset[Operation] = frozenset(PATHS)
+    needs_api_base = True
+
+    def to_upstream_request(
+        self, operation: Operation, payload: Json, target: Target
+    ) -> UpstreamRequest:
+        body = dict(payload)
+        body["model"] = target.model
+        stream = operation != "embeddings" and bool(body.get("stream"))
+        if stream:
+            # Always ask for usage so the stream can be metered; the translator removes it
+            # again when the client did not ask.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return UpstreamRequest(
+            method="POST",
+            url=self.url(operation, target),
+            headers=self.headers(target),
+            body=orjson.dumps(body),
+            stream=stream,
+        )
+
+    def url(self, operation: Operation, target: Target) -> str:
+        return target.api_base + PATHS[operation]
+
+    def headers(self, target: Target) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **target.headers}
+        if target.api_key:
+            headers.update(self.credentials(target.api_key))
+        return headers
+
+    def credentials(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Json:
+        data = _parse_object(body, target)
+        if operation == "embeddings":
+            return _normalize_embeddings(data, target)
+        if not isinstance(data.get("choices"), list):
+            raise _protocol_error(target, "response has no choices")
+        if operation == "chat":
+            return _normalize_chat(data)
+        return _normalize_completion(data)
+
+    def stream_translator(
+        self, operation: Operation, payload: Json, target: Target
+    ) -> OpenAIStreamTranslator:
+        options = payload.get("stream_options") or {}
+        return OpenAIStreamTranslator(operation, target, bool(options.get("include_usage")))
+
+    def classify_error(self, status: int, body: bytes, target: Target) -> UpstreamError:
+        message, kind, param, code = _error_fields(body)
+        return classify(status, target, message, kind, param, code)
+
+
+class OpenAIStreamTranslator:
+    """Normalises each chunk; holds the usage back and re-emits it the way the client asked."""
+
+    def __init__(self, operation: Operation, target: Target, client_wants_usage: bool) -> None:
+        self.usage: Json | None = None
+        self._target = target
+        self.finished = False
+        self._chat = operation == "chat"
+        self._wants_usage = client_wants_usage
+        self._last: Json | None = None
+
+    def feed(self, data: bytes) -> list[Json]:
+        if data == b"[DONE]":
+            self.finished = True
+            return []
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return []  # SSE comments and keep-alives some vendors send as data
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk:
+            raise _stream_error(chunk, self._target)
+        usage = chunk.pop("usage", None)
+        if usage:
+            self.usage = usage
+        choices = chunk.get("choices")
+        if not choices:
+            self._last = chunk
+            return []  # a usage-only chunk: re-emitted in close(), once, if asked for
+        self._last = chunk
+        _normalize_chunk(chunk, self._chat)
+        if self._wants_usage:
+            chunk["usage"] = None
+        if any(c.get("finish_reason") for c in choices):
+            self.finished = True
+        return [chunk]
+
+    def close(self) -> list[Json]:
+        if not (self._wants_usage and self.usage is not None and self._last is not None):
+            return []
+        last = self._last
+        return [
+            {
+                "id": last.get("id", ""),
+                "object": last.get("object") or _chunk_object(self._chat),
+                "created": last.get("created", 0),
+                "model": last.get("model", ""),
+                "system_fingerprint": last.get("system_fingerprint"),
+                "choices": [],
+                "usage": self.usage,
+            }
+        ]
+
+
+def _chunk_object(chat: bool) -> str:
+    return "chat.completion.chunk" if chat else "text_completion"
+
+
+def _normalize_chunk(chunk: Json, chat: bool) -> None:
+    chunk.setdefault("object", _chunk_object(chat))
+    for choice in chunk["choices"]:
+        if chat:
+            choice.setdefault("delta", {})
+        else:
+            choice.setdefault("text", "")
+        reason = choice.get("finish_reason")
+        choice["finish_reason"] = map_finish_reason(reason) if reason else None
+        choice.setdefault("logprobs", None)
+
+
+def _normalize_chat(data: Json) -> Json:
+    _fill_identity(data, "chat.completion", "chatcmpl-")
+    for index, choice in enumerate(data["choices"]):
+        choice.setdefault("index", index)
+        message = choice.setdefault("message", {})
+        message.setdefault("role", "assistant")
+        message.setdefault("content", None)
+        message.setdefault("refusal", None)
+        choice["finish_reason"] = map_finish_reason(choice.get("finish_reason"))
+        choice.setdefault("logprobs", None)
+    return data
+
+
+def _normalize_completion(data: Json) -> Json:
+    _fill_identity(data, "text_completion", "cmpl-")
+    for index, choice in enumerate(data["choices"]):
+        choice.setdefault("index", index)
+        choice.setdefault("text", "")
+        choice["finish_reason"] = map_finish_reason(choice.get("finish_reason"))
+        choice.setdefault("logprobs", None)
+    return data
+
+
+def _normalize_embeddings(data: Json, target: Target) -> Json:
+    if not isinstance(data.get("data"), list):
+        raise _protocol_error(target, "embeddings response has no data")
+    data["object"] = "list"
+    data.setdefault("model", target.model)
+    for index, item in enumerate(data["data"]):
+        item.setdefault("object", "embedding")
+        item.setdefault("index", index)
+    usage = data.get("usage") or {}
+    data["usage"] = {
+        "prompt_tokens": usage.get("prompt_tokens", 0),
+        "total_tokens": usage.get("total_tokens", usage.get("prompt_tokens", 0)),
+    }
+    return data
+
+
+def _fill_identity(data: Json, kind: str, id_prefix: str) -> None:
+    """Some compatible servers omit id/created; the SDKs need them."""
+    data["object"] = kind
+    if not data.get("id"):
+        data["id"] = id_prefix + secrets.token_hex(12)
+    if not isinstance(data.get("created"), int):
+        data["created"] = int(time.time())
+    data.setdefault("model", "")
+
+
+def _parse_object(body: bytes, target: Target) -> Json:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _protocol_error(target, "response is not JSON") from None
+    if not isinstance(data, dict):
+        raise _protocol_error(target, "response is not a JSON object")
+    return data
+
+
+def _protocol_error(target: Target, what: str) -> UpstreamProtocolError:
+    return UpstreamProtocolError(
+        f"upstream provider {target.provider!r} sent an invalid response: {what}",
+        provider=target.provider,
+        retryable=True,
+    )
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, str | None]:
+    """OpenAI's `{"error": {...}}`, and the looser shapes compatible servers use."""
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None, None, None, None
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, str):
+            return error, None, None, None
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            return (
+                _text(message),
+                _text(error.get("type")),
+                _text(error.get("param")),
+                _text(error.get("code")),
+            )
+    return None, None, None, None
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _stream_error(chunk: Json, target: Target) -> UpstreamError:
+    """An error event inside a 200 stream: classified like the status it would have had."""
+    error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+    status = error.get("status") if isinstance(error.get("status"), int) else 500
+    return classify(
+        status,
+        target,
+        _text(error.get("message")),
+        _text(error.get("type")),
+        _text(error.get("param")),
+        _text(error.get("code")),
+    )

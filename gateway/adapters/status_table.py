@@ -1,0 +1,43 @@
+"""How an upstream HTTP status becomes a gateway error, for every adapter.
+
+Adapters parse their provider's error body into (message, type, param, code) and call
+`classify`. The status decides the class and whether failover may retry it; the provider's
+message is kept (scrubbed) so the client learns what was wrong with its request.
+"""
+
+from __future__ import annotations
+
+from gateway.adapters.base import Target
+from gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.redact import scrub
+
+# Statuses that say "this request, as sent, will never succeed": never retried.
+_CLIENT_FAULT = frozenset({400, 401, 403, 404, 409, 413, 415, 422})
+
+
+def classify(
+    status: int,
+    target: Target,
+    message: str | None,
+    type: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+) -> UpstreamError:
+    text = scrub(message or f"upstream returned HTTP {status}", (target.api_key,))
+    fields = {"provider": target.provider, "upstream_status": status, "param": param}
+    if status == 429:
+        return UpstreamError(
+            text, status=429, type=type or "rate_limit_error",
+            code=code or "rate_limit_exceeded", retryable=True, **fields,
+        )
+    if status == 408:
+        return UpstreamTimeout(text, retryable=True, **fields)
+    if status in _CLIENT_FAULT or 400 <= status < 500:
+        return UpstreamError(
+            text, status=status, type=type or "invalid_request_error", code=code,
+            retryable=status not in _CLIENT_FAULT, **fields,
+        )
+    return UpstreamUnavailable(
+        f"upstream provider {target.provider!r} failed: {text}",
+        status=503 if status == 503 else 502, retryable=True, **fields,
+    )

@@ -1,0 +1,256 @@
+"""Typed, validated configuration: `gateway.yaml` (the process) and `routing.yaml` (the models).
+
+Both files load into frozen pydantic models that reject unknown keys. `${VAR}` and
+`${VAR:-default}` in string values are replaced from the environment before validation, so
+secrets never live in the files. Loading is pure: it returns a config or raises `ConfigError`
+listing every problem as `file: dotted.path: what was expected`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from gateway.adapters import ADAPTERS
+
+_SECRET_KEYS = frozenset({"api_key", "master_key", "url", "client_secret"})
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# A whole unquoted value `${VAR}`, e.g. inside a flow mapping `{api_key: ${VAR}}`, where YAML
+# would read its braces as syntax. Such values are quoted before parsing.
+_BARE_ENV_VALUE = re.compile(
+    r"(?P<lead>(?:[:\-\[,])[ \t]+|\[)(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\s,]*)?\})"
+    r"(?=[ \t]*(?:[,}\]]|#|$))",
+    re.MULTILINE,
+)
+
+
+class ConfigError(Exception):
+    """Every problem found in one file, each as one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- gateway.yaml -------------------------------------------------------------------------
+
+
+class ServerConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    grace_period_seconds: float = Field(30.0, ge=0)
+    data_dir: Path = Path("data")
+
+
+class TimeoutConfig(_Frozen):
+    """Seconds. Streams have no total timeout, only first byte and silence between chunks."""
+
+    connect: float = Field(10.0, gt=0)
+    first_byte: float = Field(120.0, gt=0)
+    between_chunks: float = Field(120.0, gt=0)
+    request: float = Field(600.0, gt=0)
+
+
+class UpstreamConfig(_Frozen):
+    timeouts: TimeoutConfig = TimeoutConfig()
+    max_connections_per_provider: int = Field(1000, ge=1)
+    keepalive_seconds: float = Field(60.0, gt=0)
+    trust_env_proxies: bool = False
+
+
+class AuthConfig(_Frozen):
+    master_key: SecretStr | None = None
+
+
+class DatabaseConfig(_Frozen):
+    url: SecretStr | None = None
+
+
+class RedisConfig(_Frozen):
+    url: SecretStr | None = None
+
+
+class LoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
+
+class GatewayConfig(_Frozen):
+    server: ServerConfig = ServerConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
+    auth: AuthConfig = AuthConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    redis: RedisConfig = RedisConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+# --- routing.yaml -------------------------------------------------------------------------
+
+
+class ProviderConfig(_Frozen):
+    adapter: str
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    api_version: str | None = None
+    headers: dict[str, str] = {}
+
+
+class Price(_Frozen):
+    """USD per one million tokens."""
+
+    input: Decimal = Field(Decimal(0), ge=0)
+    output: Decimal = Field(Decimal(0), ge=0)
+    cached_input: Decimal | None = Field(None, ge=0)
+
+
+class DeploymentConfig(_Frozen):
+    provider: str
+    model: str
+    weight: float = Field(1.0, gt=0)
+    price: Price = Price()
+
+
+class ModelConfig(_Frozen):
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    owned_by: str | None = None
+    description: str | None = None
+
+
+class RoutingConfig(_Frozen):
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelConfig]
+
+
+# --- loading ------------------------------------------------------------------------------
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_gateway_config(path: Path | None) -> GatewayConfig:
+    """`None` means built-in defaults: `make run` works with no file at all."""
+    if path is None:
+        return GatewayConfig()
+    return _load(path, GatewayConfig)
+
+
+def load_routing_config(path: Path) -> RoutingConfig:
+    config = _load(path, RoutingConfig)
+    problems = [f"{path}: {p}" for p in _routing_references(config)]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def with_server_overrides(config: GatewayConfig, overrides: dict[str, Any]) -> GatewayConfig:
+    """Command-line flags and environment variables win over the file, validated the same."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return config
+    try:
+        server = ServerConfig.model_validate({**config.server.model_dump(), **given})
+    except ValidationError as exc:
+        raise ConfigError([f"server override: {p}" for p in _describe(exc)]) from None
+    return config.model_copy(update={"server": server})
+
+
+def _load(path: Path, model: type[_M]) -> _M:
+    try:
+        text = _BARE_ENV_VALUE.sub(r'\g<lead>"\g<ref>"', path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read file: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping at the top level"])
+    missing: list[str] = []
+    data = _interpolate(raw, (), os.environ, missing)
+    problems = [f"{path}: {p}" for p in missing]
+    try:
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        problems += [f"{path}: {p}" for p in _describe(exc)]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _interpolate(
+    value: Any, where: tuple[str, ...], env: Mapping[str, str], missing: list[str]
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*where, str(k)), env, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*where, str(i)), env, missing) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(f"{'.'.join(where)}: environment variable {name} is not set")
+        return ""
+
+    resolved = _ENV_REF.sub(substitute, value)
+    # An optional secret left empty (`${X:-}`) means "not configured", not "empty string".
+    return None if resolved == "" and where and where[-1] in _SECRET_KEYS else resolved
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key")
+            continue
+        message = error["msg"]
+        shown = error.get("input")
+        if error["loc"] and error["loc"][-1] not in _SECRET_KEYS and _is_scalar(shown):
+            message += f" (got {shown!r})"
+        lines.append(f"{loc}: {message}")
+    return lines
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) and len(str(value)) <= 80
+
+
+def _routing_references(config: RoutingConfig) -> list[str]:
+    """Cross-references are checked at load time so no request ever finds a dangling name."""
+    problems = []
+    for name, provider in config.providers.items():
+        if provider.adapter not in ADAPTERS:
+            known = ", ".join(sorted(ADAPTERS))
+            problems.append(
+                f"providers.{name}.adapter: unknown adapter {provider.adapter!r} "
+                f"(expected one of: {known})"
+            )
+        elif ADAPTERS[provider.adapter].needs_api_base and not provider.api_base:
+            problems.append(f"providers.{name}.api_base: required for adapter {provider.adapter}")
+    for model_name, model in config.models.items():
+        for i, deployment in enumerate(model.deployments):
+            if deployment.provider not in config.providers:
+                problems.append(
+                    f"models.{model_name}.deployments.{i}.provider: "
+                    f"unknown provider {deployment.provider!r}"
+                )
+    return problems

@@ -1,0 +1,43 @@
+"""Per-request state: one `RequestContext` under one request key, and the log contextvar."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import GatewayError
+
+# Read by the logging filter so every record made while serving a request carries its id.
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who is calling. The master key is the platform administrator."""
+
+    kind: str
+    key_id: str | None = None
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    principal: Principal | None = None
+    payload: dict[str, Any] | None = None
+    model: str | None = None
+    deployment: str | None = None
+    provider: str | None = None
+    upstream_seconds: float = 0.0
+    error: GatewayError | None = None
+    client_disconnected: bool = False
+
+    def overhead_seconds(self) -> float:
+        return max(0.0, time.perf_counter() - self.started - self.upstream_seconds)
+
+
+CTX = web.RequestKey("model_bridge_context", RequestContext)

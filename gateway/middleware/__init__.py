@@ -1,0 +1,18 @@
+"""The chain. Its order is declared once, here, read top (outermost) to bottom."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.middleware import auth, errors, request_id
+
+
+def chain(master_key: str) -> tuple[web.Middleware, ...]:
+    return (
+        # Outermost, so that every failure below, including a bug, is rendered the one way.
+        errors.make_middleware(),
+        # Before anything that logs or fails, so that every log line and error has the id.
+        request_id.make_middleware(),
+        # Before any work is spent on the request, and before anything reads the body.
+        auth.make_middleware(master_key),
+    )

@@ -1,0 +1,165 @@
+"""The proxy handler: the bottom of the chain, where a request meets a provider.
+
+It resolves the model, lets the deployment's adapter translate, sends through the provider's
+transport, and relays the answer: whole, or event by event as it arrives, never buffered.
+A stream's response is started only when the first upstream chunk is in hand, so until then
+a failure is still an ordinary error response; after it, a failure becomes an SSE error event
+and the stream ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway import sse
+from gateway.adapters.base import Json, Operation
+from gateway.appkeys import METRICS, ROUTING, TRANSPORTS
+from gateway.context import CTX, RequestContext
+from gateway.errors import InvalidRequest, UpstreamError, UpstreamProtocolError, error_body_bytes
+from gateway.metrics import Metrics
+from gateway.payload import read_payload
+from gateway.routing.table import Deployment
+from gateway.upstream import UpstreamCall
+
+_STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+def handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        ctx = request[CTX]
+        payload = await read_payload(request, operation)
+        group = request.config_dict[ROUTING].table.resolve(payload["model"])
+        ctx.model = group.name
+        deployment = group.choose()
+        if operation not in deployment.adapter.operations:
+            raise InvalidRequest(f"The model `{group.name}` does not support this endpoint.")
+        ctx.deployment, ctx.provider = deployment.id, deployment.provider
+        upstream_request = deployment.adapter.to_upstream_request(
+            operation, payload, deployment.target
+        )
+        transport = request.config_dict[TRANSPORTS][deployment.provider]
+        metrics = request.config_dict[METRICS]
+        started = time.perf_counter()
+        try:
+            call = await transport.open(upstream_request)
+        finally:
+            ctx.upstream_seconds += time.perf_counter() - started
+        try:
+            if call.status >= 400:
+                raise await _upstream_failure(call, deployment)
+            if upstream_request.stream:
+                return await _relay_stream(
+                    request, ctx, call, deployment, operation, payload, metrics, started
+                )
+            return await _relay_whole(ctx, call, deployment, operation, metrics, started)
+        finally:
+            call.release()
+
+    proxy.__name__ = f"proxy_{operation}"
+    return proxy
+
+
+async def _relay_whole(
+    ctx: RequestContext,
+    call: UpstreamCall,
+    deployment: Deployment,
+    operation: Operation,
+    metrics: Metrics,
+    started: float,
+) -> web.Response:
+    before = time.perf_counter()
+    body = await call.read()
+    now = time.perf_counter()
+    ctx.upstream_seconds += now - before
+    metrics.upstream_latency.labels(deployment.provider, deployment.public_model).observe(
+        now - started
+    )
+    data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
+    _count_tokens(metrics, deployment, data.get("usage"))
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+async def _relay_stream(
+    request: web.Request,
+    ctx: RequestContext,
+    call: UpstreamCall,
+    deployment: Deployment,
+    operation: Operation,
+    payload: Json,
+    metrics: Metrics,
+    started: float,
+) -> web.StreamResponse:
+    translator = deployment.adapter.stream_translator(operation, payload, deployment.target)
+    parser = sse.SSEParser()
+    response: web.StreamResponse | None = None
+    waited_since = time.perf_counter()
+    labels = (deployment.provider, deployment.public_model)
+    try:
+        try:
+            async for raw in call.chunks():
+                out = [sse.encode(c) for data in parser.feed(raw) for c in translator.feed(data)]
+                if not out:
+                    continue
+                if response is None:
+                    ctx.upstream_seconds += time.perf_counter() - waited_since
+                    metrics.time_to_first_token.labels(*labels).observe(
+                        time.perf_counter() - started
+                    )
+                    response = await _start_stream(request)
+                await response.write(b"".join(out))
+            if not translator.finished:
+                raise UpstreamProtocolError(
+                    f"upstream provider {deployment.provider!r} ended the stream early",
+                    provider=deployment.provider,
+                    retryable=True,
+                )
+        except UpstreamError as exc:
+            if response is None:
+                raise
+            ctx.error = exc
+            await response.write(b"data: " + error_body_bytes(exc) + b"\n\n")
+            return response
+        if response is None:
+            response = await _start_stream(request)
+        tail = b"".join(sse.encode(c) for c in translator.close())
+        await response.write(tail + sse.DONE)
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client went away mid-stream: not an error of ours; stop reading upstream.
+        ctx.client_disconnected = True
+    metrics.upstream_latency.labels(*labels).observe(time.perf_counter() - started)
+    _count_tokens(metrics, deployment, translator.usage)
+    return response if response is not None else web.Response(status=499)
+
+
+async def _start_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers=_STREAM_HEADERS)
+    await response.prepare(request)
+    return response
+
+
+async def _upstream_failure(call: UpstreamCall, deployment: Deployment) -> UpstreamError:
+    body = await call.read()
+    error = deployment.adapter.classify_error(call.status, body, deployment.target)
+    retry_after = call.headers.get("Retry-After")
+    if retry_after and error.status in (429, 503):
+        error.headers = {"Retry-After": retry_after}
+    return error
+
+
+def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:
+    if not isinstance(usage, dict):
+        return
+    for kind, field in (("input", "prompt_tokens"), ("output", "completion_tokens")):
+        count = usage.get(field)
+        if isinstance(count, int) and count > 0:
+            metrics.tokens.labels(deployment.public_model, kind).inc(count)

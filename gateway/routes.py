@@ -1,0 +1,56 @@
+"""The route table, and the small handlers that are not the proxy."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from gateway import proxy
+from gateway.appkeys import METRICS, ROUTING
+from gateway.errors import ModelNotFound
+from gateway.routing.table import ModelGroup
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/chat/completions", proxy.handler("chat"))
+    app.router.add_post("/v1/completions", proxy.handler("completions"))
+    app.router.add_post("/v1/embeddings", proxy.handler("embeddings"))
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model:.+}", get_model)
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", scrape)
+
+
+def _json(data: object) -> web.Response:
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+def _model_object(group: ModelGroup) -> dict[str, object]:
+    return {"id": group.name, "object": "model", "created": group.created,
+            "owned_by": group.owned_by}
+
+
+async def list_models(request: web.Request) -> web.Response:
+    groups = request.config_dict[ROUTING].table.groups.values()
+    return _json({"object": "list", "data": [_model_object(g) for g in groups]})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    name = request.match_info["model"]
+    group = request.config_dict[ROUTING].table.groups.get(name)
+    if group is None:
+        raise ModelNotFound(f"The model `{name}` does not exist.", param="model")
+    return _json(_model_object(group))
+
+
+async def live(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    return _json({"status": "ready"})
+
+
+async def scrape(request: web.Request) -> web.Response:
+    return await request.config_dict[METRICS].handle_scrape(request)

@@ -1,0 +1,40 @@
+"""Server-sent events: an incremental parser for upstream streams and the encoder for ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+DONE = b"data: [DONE]\n\n"
+
+
+class SSEParser:
+    """Bytes in as they arrive, complete events' `data` out. Comments and other fields
+    (`event:`, `id:`, `: keep-alive`) are dropped: OpenAI-style streams carry all in `data`."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        out = []
+        for event in events:
+            data = [_field_value(line) for line in event.split(b"\n") if line[:5] == b"data:"]
+            if data:
+                out.append(b"\n".join(data))
+        return out
+
+
+def _field_value(line: bytes) -> bytes:
+    value = line[5:]
+    return value[1:] if value[:1] == b" " else value
+
+
+def encode(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"

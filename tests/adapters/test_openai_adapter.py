@@ -1,0 +1,102 @@
+"""Golden fixtures for the OpenAI-family adapters: exact outbound bodies and translations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.adapters import ADAPTERS
+from gateway.adapters.base import Target
+from gateway.errors import UpstreamError, UpstreamUnavailable
+from gateway.sse import SSEParser
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "openai"
+TARGET = Target(provider="up", model="gpt-4o-mini-2024-07-18", api_base="http://upstream/v1",
+                api_key="sk-provider-secret-123456", api_version=None, headers={"X-Org": "o"})
+openai = ADAPTERS["openai"]
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_request_passes_every_parameter_and_asks_for_stream_usage() -> None:
+    request = openai.to_upstream_request("chat", fixture("chat_stream.request.json"), TARGET)
+    assert orjson.loads(request.body) == fixture("chat_stream.upstream.json")
+    assert request.url == "http://upstream/v1/chat/completions"
+    assert request.headers["Authorization"] == "Bearer sk-provider-secret-123456"
+    assert request.headers["X-Org"] == "o"
+    assert request.stream is True
+
+
+def test_sloppy_vendor_response_is_normalised_to_the_spec() -> None:
+    body = (FIXTURES / "sloppy_vendor.response.json").read_bytes()
+    result = openai.from_upstream_response("chat", body, TARGET)
+    assert result.pop("id").startswith("chatcmpl-")
+    assert isinstance(result.pop("created"), int)
+    assert result == fixture("sloppy_vendor.expected.json")
+
+
+@pytest.mark.parametrize(
+    ("case", "client_options"),
+    [("usage_hidden", {}), ("usage_on_last_chunk", {"include_usage": True})],
+    ids=["client-did-not-ask", "usage-split-into-its-own-chunk"],
+)
+def test_stream_translation(case: str, client_options: dict[str, Any]) -> None:
+    payload = {"model": "m", "stream": True, "stream_options": client_options}
+    translator = openai.stream_translator("chat", payload, TARGET)
+    parser = SSEParser()
+    raw = (FIXTURES / f"{case}.events.txt").read_bytes()
+    chunks = [c for data in parser.feed(raw) for c in translator.feed(data)]
+    chunks += translator.close()
+    assert chunks == fixture(f"{case}.chunks.json")
+    assert translator.finished
+    assert translator.usage == {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+
+
+def test_azure_uses_deployment_url_and_api_key_header() -> None:
+    target = Target(provider="az", model="my-deploy", api_base="https://r.openai.azure.com",
+                    api_key="azkey", api_version="2024-06-01", headers={})
+    request = ADAPTERS["azure"].to_upstream_request(
+        "embeddings", {"model": "e", "input": "x"}, target
+    )
+    assert request.url == (
+        "https://r.openai.azure.com/openai/deployments/my-deploy/embeddings"
+        "?api-version=2024-06-01"
+    )
+    assert request.headers["api-key"] == "azkey"
+    assert "Authorization" not in request.headers
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected_status", "retryable", "message"),
+    [
+        (400, {"error": {"message": "bad messages", "type": "invalid_request_error",
+                         "param": "messages", "code": None}}, 400, False, "bad messages"),
+        (401, {"error": {"message": "Incorrect API key provided: sk-provider-secret-123456"}},
+         401, False, "Incorrect API key provided: [redacted]"),
+        (404, {"error": {"message": "see https://internal.example:8443/x for help"}},
+         404, False, "see [redacted] for help"),
+        (429, {"error": {"message": "slow down"}}, 429, True, "slow down"),
+        (500, b"<html>oops</html>", 502, True, "upstream returned HTTP 500"),
+        (503, {"detail": "overloaded"}, 503, True, "overloaded"),
+    ],
+    ids=["400-kept", "401-key-scrubbed", "404-url-scrubbed", "429-retryable", "500-html",
+         "503-detail"],
+)
+def test_error_classification(
+    status: int, body: Any, expected_status: int, retryable: bool, message: str
+) -> None:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    error = openai.classify_error(status, raw, TARGET)
+    assert isinstance(error, UpstreamError)
+    assert error.status == expected_status
+    assert error.retryable is retryable
+    assert message in error.message
+    assert "sk-provider-secret" not in error.message
+    if status >= 500:
+        assert isinstance(error, UpstreamUnavailable)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.sse import SSEParser, encode
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        ([b"data: {\"a\":1}\n\n"], [b'{"a":1}']),
+        ([b"data: {\"a\"", b":1}\n", b"\ndata: [DONE]\n\n"], [b'{"a":1}', b"[DONE]"]),
+        ([b"data: x\r\n\r\ndata: y\r", b"\n\r\n"], [b"x", b"y"]),
+        ([b": keep-alive\n\nevent: ping\n\ndata:z\n\n"], [b"z"]),
+        ([b"data: a\ndata: b\n\n"], [b"a\nb"]),
+        ([b"data: incomplete"], []),
+    ],
+    ids=["one", "split-across-reads", "crlf-split", "comments-and-events", "multiline", "partial"],
+)
+def test_parser_yields_complete_events(pieces: list[bytes], expected: list[bytes]) -> None:
+    parser = SSEParser()
+    out = [event for piece in pieces for event in parser.feed(piece)]
+    assert out == expected
+
+
+def test_encode_frames_one_event() -> None:
+    assert encode({"a": None}) == b'data: {"a":null}\n\n'
