@@ -57,9 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", type=Path, help="gateway.yaml (env MODEL_BRIDGE_CONFIG)")
-        command.add_argument(
-            "--routing", type=Path, help="routing.yaml (env MODEL_BRIDGE_ROUTING)"
-        )
+        command.add_argument("--routing", type=Path, help="routing.yaml (env MODEL_BRIDGE_ROUTING)")
         if name == "serve":
             command.add_argument("--host", help="bind address (env MODEL_BRIDGE_HOST)")
             command.add_argument("--port", type=int, help="port (env MODEL_BRIDGE_PORT)")

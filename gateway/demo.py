@@ -41,8 +41,12 @@ class DemoTransport:
                 return DemoCall(200, reply.events(), stream=True)
             return DemoCall(200, [reply.complete()], stream=False)
         except _DemoRejection as rejection:
-            error = {"message": str(rejection), "type": "invalid_request_error",
-                     "param": rejection.param, "code": None}
+            error = {
+                "message": str(rejection),
+                "type": "invalid_request_error",
+                "param": rejection.param,
+                "code": None,
+            }
             return DemoCall(400, [orjson.dumps({"error": error})], stream=False)
 
     async def close(self) -> None:
@@ -114,14 +118,25 @@ class _Reply:
 
     def _choice(self, index: int) -> Json:
         if not self.chat:
-            return {"index": index, "text": self.text, "logprobs": None,
-                    "finish_reason": self.finish_reason}
-        message: Json = {"role": "assistant", "content": None if self.tool_call else self.text,
-                         "refusal": None}
+            return {
+                "index": index,
+                "text": self.text,
+                "logprobs": None,
+                "finish_reason": self.finish_reason,
+            }
+        message: Json = {
+            "role": "assistant",
+            "content": None if self.tool_call else self.text,
+            "refusal": None,
+        }
         if self.tool_call:
             message["tool_calls"] = [self.tool_call]
-        return {"index": index, "message": message, "logprobs": None,
-                "finish_reason": self.finish_reason}
+        return {
+            "index": index,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": self.finish_reason,
+        }
 
     def events(self) -> list[bytes]:
         kind = "chat.completion.chunk" if self.chat else "text_completion"
@@ -144,20 +159,32 @@ class _Reply:
         first: Json = {"role": "assistant", "content": "", "refusal": None}
         if self.tool_call:
             call = self.tool_call
-            head = {"index": 0, "id": call["id"], "type": "function",
-                    "function": {"name": call["function"]["name"], "arguments": ""}}
+            head = {
+                "index": 0,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
             args = {"index": 0, "function": {"arguments": call["function"]["arguments"]}}
-            return [({**first, "content": None, "tool_calls": [head]}, None),
-                    ({"tool_calls": [args]}, None), ({}, "tool_calls")]
+            return [
+                ({**first, "content": None, "tool_calls": [head]}, None),
+                ({"tool_calls": [args]}, None),
+                ({}, "tool_calls"),
+            ]
         pieces = [w if i == 0 else " " + w for i, w in enumerate(self.words)]
-        return [(first, None)] + [({"content": p}, None) for p in pieces] + [
-            ({}, self.finish_reason)
-        ]
+        return (
+            [(first, None)] + [({"content": p}, None) for p in pieces] + [({}, self.finish_reason)]
+        )
 
     def _envelope(self, kind: str, choices: list[Json], usage: Json | None = None) -> Json:
-        envelope: Json = {"id": self.id, "object": kind, "created": self.created,
-                          "model": self.model, "system_fingerprint": "fp_demo",
-                          "choices": choices}
+        envelope: Json = {
+            "id": self.id,
+            "object": kind,
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_demo",
+            "choices": choices,
+        }
         if usage is not None:
             envelope["usage"] = usage
         return envelope
@@ -188,14 +215,19 @@ def _tool_call(body: Json) -> Json | None:
     function = tools[0].get("function") or {}
     arguments = _instance_of(function.get("parameters") or {"type": "object"})
     digest = hashlib.sha256(orjson.dumps(arguments)).hexdigest()[:24]
-    return {"id": f"call_{digest}", "type": "function",
-            "function": {"name": function.get("name", "tool"),
-                         "arguments": orjson.dumps(arguments).decode()}}
+    return {
+        "id": f"call_{digest}",
+        "type": "function",
+        "function": {
+            "name": function.get("name", "tool"),
+            "arguments": orjson.dumps(arguments).decode(),
+        },
+    }
 
 
 def _instance_of(schema: Json) -> Any:
     """A small deterministic value satisfying a JSON schema's types, enums and required keys."""
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     kind = schema.get("type", "object")
     if isinstance(kind, list):
@@ -244,12 +276,21 @@ def _embeddings(body: Json) -> list[bytes]:
         vector = _vector(str(item), dimensions)
         embedding: Any = (
             base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
-            if base64_wanted else vector
+            if base64_wanted
+            else vector
         )
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     tokens = sum(_count_tokens(str(item)) for item in items)
-    return [orjson.dumps({"object": "list", "data": data, "model": model,
-                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})]
+    return [
+        orjson.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+    ]
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

@@ -109,9 +109,13 @@ class UpstreamError(GatewayError):
         provider: str,
         upstream_status: int | None = None,
         retryable: bool = False,
-        **kwargs: object,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        type: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, param=param, code=code, status=status, type=type, headers=headers)
         self.provider = provider
         self.upstream_status = upstream_status
         self.retryable = retryable

@@ -19,24 +19,37 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "model_bridge_requests", "Client requests by route, model and status",
-            ("route", "model", "status"), registry=r,
+            "model_bridge_requests",
+            "Client requests by route, model and status",
+            ("route", "model", "status"),
+            registry=r,
         )
         self.overhead = Histogram(
-            "model_bridge_overhead_seconds", "Time spent in the gateway, excluding upstream",
-            ("route",), buckets=_OVERHEAD_BUCKETS, registry=r,
+            "model_bridge_overhead_seconds",
+            "Time spent in the gateway, excluding upstream",
+            ("route",),
+            buckets=_OVERHEAD_BUCKETS,
+            registry=r,
         )
         self.upstream_latency = Histogram(
-            "gen_ai_server_request_duration_seconds", "Upstream call duration",
-            ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r,
+            "gen_ai_server_request_duration_seconds",
+            "Upstream call duration",
+            ("provider", "model"),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.time_to_first_token = Histogram(
-            "gen_ai_server_time_to_first_token_seconds", "Time to the first streamed chunk",
-            ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r,
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time to the first streamed chunk",
+            ("provider", "model"),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "gen_ai_client_token_usage", "Tokens reported by providers",
-            ("model", "type"), registry=r,
+            "gen_ai_client_token_usage",
+            "Tokens reported by providers",
+            ("model", "type"),
+            registry=r,
         )
 
     async def handle_scrape(self, request: web.Request) -> web.Response:

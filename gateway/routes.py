@@ -27,8 +27,12 @@ def _json(data: object) -> web.Response:
 
 
 def _model_object(group: ModelGroup) -> dict[str, object]:
-    return {"id": group.name, "object": "model", "created": group.created,
-            "owned_by": group.owned_by}
+    return {
+        "id": group.name,
+        "object": "model",
+        "created": group.created,
+        "owned_by": group.owned_by,
+    }
 
 
 async def list_models(request: web.Request) -> web.Response:

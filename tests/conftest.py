@@ -55,13 +55,24 @@ def routing_for(api_base: str, adapter: str = "openai", **provider: Any) -> dict
     """A routing file with one upstream provider `up` and the demo models."""
     return {
         "providers": {
-            "up": {"adapter": adapter, "api_base": api_base, "api_key": "sk-provider-secret",
-                   **provider},
+            "up": {
+                "adapter": adapter,
+                "api_base": api_base,
+                "api_key": "sk-provider-secret",
+                **provider,
+            },
             "demo": {"adapter": "demo"},
         },
         "models": {
-            "gpt-4o-mini": {"deployments": [{"provider": "up", "model": "gpt-4o-mini-upstream",
-                                             "price": {"input": 0.15, "output": 0.6}}]},
+            "gpt-4o-mini": {
+                "deployments": [
+                    {
+                        "provider": "up",
+                        "model": "gpt-4o-mini-upstream",
+                        "price": {"input": 0.15, "output": 0.6},
+                    }
+                ]
+            },
             "text-embedding-3-small": {
                 "deployments": [{"provider": "up", "model": "text-embedding-3-small"}]
             },
@@ -83,9 +94,7 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[GatewayFactory]:
         config = GatewayConfig.model_validate(
             {"server": {"data_dir": str(tmp_path / "data")}, **settings}
         )
-        app: web.Application = create_app(
-            config, RoutingConfig.model_validate(routing), MASTER_KEY
-        )
+        app: web.Application = create_app(config, RoutingConfig.model_validate(routing), MASTER_KEY)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

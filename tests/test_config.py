@@ -25,17 +25,29 @@ def check_config(tmp_path: Path, gateway: str, routing: str, **env: str) -> tupl
     (tmp_path / "gateway.yaml").write_text(gateway)
     (tmp_path / "routing.yaml").write_text(routing)
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "check-config",
-         "--config", str(tmp_path / "gateway.yaml"), "--routing", str(tmp_path / "routing.yaml")],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "check-config",
+            "--config",
+            str(tmp_path / "gateway.yaml"),
+            "--routing",
+            str(tmp_path / "routing.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=30,
         cwd=Path(__file__).parent.parent,
     )
     return result.returncode, result.stdout + result.stderr
 
 
 def test_good_config_exits_zero(tmp_path: Path) -> None:
-    code, out = check_config(tmp_path, "server: {port: 9000}\n", GOOD_ROUTING,
-                             TEST_OPENAI_KEY="sk-x")
+    code, out = check_config(
+        tmp_path, "server: {port: 9000}\n", GOOD_ROUTING, TEST_OPENAI_KEY="sk-x"
+    )
     assert code == 0, out
     assert "1 providers, 1 models" in out
 
@@ -43,26 +55,55 @@ def test_good_config_exits_zero(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("gateway", "routing", "expected"),
     [
-        ("server: {port: abc}\n", GOOD_ROUTING,
-         "gateway.yaml: server.port: Input should be a valid integer"),
+        (
+            "server: {port: abc}\n",
+            GOOD_ROUTING,
+            "gateway.yaml: server.port: Input should be a valid integer",
+        ),
         ("server: {prot: 1}\n", GOOD_ROUTING, "gateway.yaml: server.prot: unknown key"),
         ("server: [1\n", GOOD_ROUTING, "gateway.yaml: not valid YAML"),
         ("- a list\n", GOOD_ROUTING, "gateway.yaml: expected a mapping at the top level"),
         ("logging: {level: LOUD}\n", GOOD_ROUTING, "logging.level: Input should be 'DEBUG'"),
-        ("", GOOD_ROUTING.replace("adapter: openai", "adapter: nope"),
-         "providers.openai.adapter: unknown adapter 'nope'"),
-        ("", GOOD_ROUTING.replace("{provider: openai", "{provider: ghost"),
-         "models.gpt-4o-mini.deployments.0.provider: unknown provider 'ghost'"),
-        ("", GOOD_ROUTING.replace("weight: 1", "weight: -1"),
-         "models.gpt-4o-mini.deployments.0.weight: Input should be greater than 0"),
-        ("", GOOD_ROUTING.replace("api_base: https://api.openai.com/v1, ", ""),
-         "providers.openai.api_base: required for adapter openai"),
-        ("", GOOD_ROUTING.replace("${TEST_OPENAI_KEY}", "${TEST_UNSET_VAR}"),
-         "providers.openai.api_key: environment variable TEST_UNSET_VAR is not set"),
+        (
+            "",
+            GOOD_ROUTING.replace("adapter: openai", "adapter: nope"),
+            "providers.openai.adapter: unknown adapter 'nope'",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("{provider: openai", "{provider: ghost"),
+            "models.gpt-4o-mini.deployments.0.provider: unknown provider 'ghost'",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("weight: 1", "weight: -1"),
+            "models.gpt-4o-mini.deployments.0.weight: Input should be greater than 0",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("api_base: https://api.openai.com/v1, ", ""),
+            "providers.openai.api_base: required for adapter openai",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("${TEST_OPENAI_KEY}", "${TEST_UNSET_VAR}"),
+            "providers.openai.api_key: environment variable TEST_UNSET_VAR is not set",
+        ),
         ("", "providers: {}\n", "models: Field required"),
     ],
-    ids=["wrong-type", "unknown-key", "bad-yaml", "not-mapping", "bad-enum", "unknown-adapter",
-         "dangling-provider", "bad-weight", "missing-api-base", "missing-env", "missing-section"],
+    ids=[
+        "wrong-type",
+        "unknown-key",
+        "bad-yaml",
+        "not-mapping",
+        "bad-enum",
+        "unknown-adapter",
+        "dangling-provider",
+        "bad-weight",
+        "missing-api-base",
+        "missing-env",
+        "missing-section",
+    ],
 )
 def test_bad_config_is_named_and_fails(
     tmp_path: Path, gateway: str, routing: str, expected: str
@@ -85,7 +126,10 @@ def test_serve_with_bad_config_exits_nonzero_without_traceback(tmp_path: Path) -
     (tmp_path / "gateway.yaml").write_text("server: {port: 0}\n")
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "serve", "--config", str(tmp_path / "gateway.yaml")],
-        capture_output=True, text=True, timeout=30, cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parent.parent,
     )
     assert result.returncode == 1
     assert "server.port: Input should be greater than or equal to 1" in result.stderr

@@ -8,8 +8,8 @@ from gateway.sse import SSEParser, encode
 @pytest.mark.parametrize(
     ("pieces", "expected"),
     [
-        ([b"data: {\"a\":1}\n\n"], [b'{"a":1}']),
-        ([b"data: {\"a\"", b":1}\n", b"\ndata: [DONE]\n\n"], [b'{"a":1}', b"[DONE]"]),
+        ([b'data: {"a":1}\n\n'], [b'{"a":1}']),
+        ([b'data: {"a"', b":1}\n", b"\ndata: [DONE]\n\n"], [b'{"a":1}', b"[DONE]"]),
         ([b"data: x\r\n\r\ndata: y\r", b"\n\r\n"], [b"x", b"y"]),
         ([b": keep-alive\n\nevent: ping\n\ndata:z\n\n"], [b"z"]),
         ([b"data: a\ndata: b\n\n"], [b"a\nb"]),

@@ -271,7 +271,9 @@ def _text(value: object) -> str | None:
 def _stream_error(chunk: Json, target: Target) -> UpstreamError:
     """An error event inside a 200 stream: classified like the status it would have had."""
     error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
-    status = error.get("status") if isinstance(error.get("status"), int) else 500
+    status = error.get("status")
+    if not isinstance(status, int):
+        status = 500
     return classify(
         status,
         target,

@@ -24,20 +24,35 @@ def classify(
     code: str | None = None,
 ) -> UpstreamError:
     text = scrub(message or f"upstream returned HTTP {status}", (target.api_key,))
-    fields = {"provider": target.provider, "upstream_status": status, "param": param}
+    provider = target.provider
     if status == 429:
         return UpstreamError(
-            text, status=429, type=type or "rate_limit_error",
-            code=code or "rate_limit_exceeded", retryable=True, **fields,
+            text,
+            provider=provider,
+            upstream_status=status,
+            retryable=True,
+            status=429,
+            type=type or "rate_limit_error",
+            code=code or "rate_limit_exceeded",
+            param=param,
         )
     if status == 408:
-        return UpstreamTimeout(text, retryable=True, **fields)
-    if status in _CLIENT_FAULT or 400 <= status < 500:
+        return UpstreamTimeout(text, provider=provider, upstream_status=status, retryable=True)
+    if 400 <= status < 500:
         return UpstreamError(
-            text, status=status, type=type or "invalid_request_error", code=code,
-            retryable=status not in _CLIENT_FAULT, **fields,
+            text,
+            provider=provider,
+            upstream_status=status,
+            retryable=status not in _CLIENT_FAULT,
+            status=status,
+            type=type or "invalid_request_error",
+            code=code,
+            param=param,
         )
     return UpstreamUnavailable(
-        f"upstream provider {target.provider!r} failed: {text}",
-        status=503 if status == 503 else 502, retryable=True, **fields,
+        f"upstream provider {provider!r} failed: {text}",
+        provider=provider,
+        upstream_status=status,
+        retryable=True,
+        status=503 if status == 503 else 502,
     )

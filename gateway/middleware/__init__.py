@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway.middleware import auth, errors, request_id
 
 
-def chain(master_key: str) -> tuple[web.Middleware, ...]:
+def chain(master_key: str) -> tuple[Middleware, ...]:
     return (
         # Outermost, so that every failure below, including a bug, is rendered the one way.
         errors.make_middleware(),

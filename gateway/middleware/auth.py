@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.context import CTX, Principal
 from gateway.errors import AuthenticationError
@@ -30,7 +30,7 @@ def presented_key(request: web.Request) -> str | None:
     return headers.get("api-key") or headers.get("x-api-key")
 
 
-def make_middleware(master_key: str) -> web.Middleware:
+def make_middleware(master_key: str) -> Middleware:
     expected = master_key.encode()
 
     @web.middleware

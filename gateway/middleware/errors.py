@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.context import CTX
 from gateway.errors import GatewayError, UpstreamError, from_http_exception, render
@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, UpstreamError, from_http_exception, ren
 logger = logging.getLogger(__name__)
 
 
-def make_middleware() -> web.Middleware:
+def make_middleware() -> Middleware:
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:

@@ -12,7 +12,7 @@ import re
 import secrets
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.appkeys import METRICS
 from gateway.context import CTX, REQUEST_ID, RequestContext
@@ -24,7 +24,7 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-def make_middleware() -> web.Middleware:
+def make_middleware() -> Middleware:
     @web.middleware
     async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id")

@@ -78,8 +78,9 @@ class RoutingTable:
                     price=row.price,
                 )
             )
-        is_demo = all(ADAPTERS[config.providers[d.provider].adapter].name == "demo"
-                      for d in model.deployments)
+        is_demo = all(
+            ADAPTERS[config.providers[d.provider].adapter].name == "demo" for d in model.deployments
+        )
         return ModelGroup(
             name=name,
             deployments=tuple(deployments),

@@ -15,8 +15,14 @@ from gateway.errors import UpstreamError, UpstreamUnavailable
 from gateway.sse import SSEParser
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "openai"
-TARGET = Target(provider="up", model="gpt-4o-mini-2024-07-18", api_base="http://upstream/v1",
-                api_key="sk-provider-secret-123456", api_version=None, headers={"X-Org": "o"})
+TARGET = Target(
+    provider="up",
+    model="gpt-4o-mini-2024-07-18",
+    api_base="http://upstream/v1",
+    api_key="sk-provider-secret-123456",
+    api_version=None,
+    headers={"X-Org": "o"},
+)
 openai = ADAPTERS["openai"]
 
 
@@ -59,14 +65,19 @@ def test_stream_translation(case: str, client_options: dict[str, Any]) -> None:
 
 
 def test_azure_uses_deployment_url_and_api_key_header() -> None:
-    target = Target(provider="az", model="my-deploy", api_base="https://r.openai.azure.com",
-                    api_key="azkey", api_version="2024-06-01", headers={})
+    target = Target(
+        provider="az",
+        model="my-deploy",
+        api_base="https://r.openai.azure.com",
+        api_key="azkey",
+        api_version="2024-06-01",
+        headers={},
+    )
     request = ADAPTERS["azure"].to_upstream_request(
         "embeddings", {"model": "e", "input": "x"}, target
     )
     assert request.url == (
-        "https://r.openai.azure.com/openai/deployments/my-deploy/embeddings"
-        "?api-version=2024-06-01"
+        "https://r.openai.azure.com/openai/deployments/my-deploy/embeddings?api-version=2024-06-01"
     )
     assert request.headers["api-key"] == "azkey"
     assert "Authorization" not in request.headers
@@ -75,18 +86,46 @@ def test_azure_uses_deployment_url_and_api_key_header() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "expected_status", "retryable", "message"),
     [
-        (400, {"error": {"message": "bad messages", "type": "invalid_request_error",
-                         "param": "messages", "code": None}}, 400, False, "bad messages"),
-        (401, {"error": {"message": "Incorrect API key provided: sk-provider-secret-123456"}},
-         401, False, "Incorrect API key provided: [redacted]"),
-        (404, {"error": {"message": "see https://internal.example:8443/x for help"}},
-         404, False, "see [redacted] for help"),
+        (
+            400,
+            {
+                "error": {
+                    "message": "bad messages",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": None,
+                }
+            },
+            400,
+            False,
+            "bad messages",
+        ),
+        (
+            401,
+            {"error": {"message": "Incorrect API key provided: sk-provider-secret-123456"}},
+            401,
+            False,
+            "Incorrect API key provided: [redacted]",
+        ),
+        (
+            404,
+            {"error": {"message": "see https://internal.example:8443/x for help"}},
+            404,
+            False,
+            "see [redacted] for help",
+        ),
         (429, {"error": {"message": "slow down"}}, 429, True, "slow down"),
         (500, b"<html>oops</html>", 502, True, "upstream returned HTTP 500"),
         (503, {"detail": "overloaded"}, 503, True, "overloaded"),
     ],
-    ids=["400-kept", "401-key-scrubbed", "404-url-scrubbed", "429-retryable", "500-html",
-         "503-detail"],
+    ids=[
+        "400-kept",
+        "401-key-scrubbed",
+        "404-url-scrubbed",
+        "429-retryable",
+        "500-html",
+        "503-detail",
+    ],
 )
 def test_error_classification(
     status: int, body: Any, expected_status: int, retryable: bool, message: str
