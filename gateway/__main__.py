@@ -1,14 +1,15 @@
-"""The `gateway` command: serve, check-config."""
+"""The `gateway` command: serve, check-config, and the management commands."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
-from gateway import logs, server
+from gateway import admin_cli, logs, server
 from gateway.config import (
     ConfigError,
     GatewayConfig,
@@ -19,9 +20,11 @@ from gateway.config import (
 )
 from gateway.demo import demo_routing
 from gateway.master_key import ENV_VAR, resolve_master_key
+from gateway.store.database import create_pool, resolve_dsn
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
 DEFAULT_ROUTING = Path("config/routing.yaml")
+DSN_ENV_VAR = "MODEL_BRIDGE_DATABASE_URL"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,34 +39,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ok: {len(routing.providers)} providers, {len(routing.models)} models")
         return 0
     logs.configure(config.logging.level, config.logging.format)
+    dsn = resolve_dsn(_database_url(config), config.server.data_dir)
+    if args.command != "serve":
+        return asyncio.run(_manage(dsn, args))
+    if getattr(args, "no_migrate", False):
+        database = config.database.model_copy(update={"migrate_on_start": False})
+        config = config.model_copy(update={"database": database})
     master_key, generated = resolve_master_key(config, dict(os.environ))
     if generated:
         path = config.server.data_dir / "master_key"
         print(f"Generated a master key (saved to {path}, shown once):\n{master_key}", flush=True)
     if args.as_worker or config.server.workers == 1:
-        server.run_worker(config, routing, master_key, reuse_port=args.as_worker)
+        server.run_worker(config, routing, master_key, dsn, reuse_port=args.as_worker)
         return 0
-    env = {**os.environ, ENV_VAR: master_key}
+    # Workers share the resolved database (an embedded one is already running) and key.
+    env = {**os.environ, ENV_VAR: master_key, DSN_ENV_VAR: dsn}
     raw_argv = argv if argv is not None else sys.argv[1:]
     return server.supervise(server.worker_command(raw_argv), config.server.workers, env)
+
+
+async def _manage(dsn: str, args: argparse.Namespace) -> int:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        return await admin_cli.run(admin_cli.command_for(args), pool, args)
+    finally:
+        await pool.close()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Model Bridge LLM gateway")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (
-        ("serve", "run the gateway"),
-        ("check-config", "validate gateway.yaml and routing.yaml, exit 0 or 1"),
-    ):
-        command = commands.add_parser(name, help=help_text)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", help="bind address (env MODEL_BRIDGE_HOST)")
+    serve.add_argument("--port", type=int, help="port (env MODEL_BRIDGE_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes sharing the port")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    # Set by the supervisor on the processes it starts.
+    serve.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
+    commands.add_parser("check-config", help="validate the config files, exit 0 or 1")
+    admin_cli.add_commands(commands)
+    for command in commands.choices.values():
         command.add_argument("--config", type=Path, help="gateway.yaml (env MODEL_BRIDGE_CONFIG)")
         command.add_argument("--routing", type=Path, help="routing.yaml (env MODEL_BRIDGE_ROUTING)")
-        if name == "serve":
-            command.add_argument("--host", help="bind address (env MODEL_BRIDGE_HOST)")
-            command.add_argument("--port", type=int, help="port (env MODEL_BRIDGE_PORT)")
-            command.add_argument("--workers", type=int, help="worker processes sharing the port")
-            # Set by the supervisor on the processes it starts.
-            command.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -78,6 +95,12 @@ def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig]:
         "workers": getattr(args, "workers", None),
     }
     return with_server_overrides(config, overrides), routing
+
+
+def _database_url(config: GatewayConfig) -> str | None:
+    if os.environ.get(DSN_ENV_VAR):
+        return os.environ[DSN_ENV_VAR]
+    return config.database.url.get_secret_value() if config.database.url else None
 
 
 def _path(flag: Path | None, env_var: str, default: Path) -> Path | None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.appkeys import CONFIG, METRICS, ROUTING, TRANSPORTS
+from gateway.appkeys import CONFIG, DSN, KEY_CACHE, KEY_USE, METRICS, POOL, ROUTING, TRANSPORTS
+from gateway.auth import invalidation
+from gateway.auth.key_cache import KeyCache
+from gateway.auth.key_info import KeyInfo
+from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig, ProviderConfig, RoutingConfig, UpstreamConfig
 from gateway.demo import DemoTransport
 from gateway.metrics import Metrics
@@ -14,21 +20,59 @@ from gateway.middleware import chain
 from gateway.middleware.request_id import stamp_response
 from gateway.routes import add_routes
 from gateway.routing.table import RoutingHolder, RoutingTable
+from gateway.store import keys as key_store
+from gateway.store.database import create_pool
+from gateway.store.migrations import migrate
 from gateway.upstream import HttpTransport, Transport
 
 
-def create_app(config: GatewayConfig, routing: RoutingConfig, master_key: str) -> web.Application:
-    app = web.Application(
-        middlewares=chain(master_key), client_max_size=config.server.max_body_bytes
-    )
+def create_app(
+    config: GatewayConfig, routing: RoutingConfig, master_key: str, dsn: str
+) -> web.Application:
+    """`dsn` is resolved by the caller (an embedded server is started before any worker)."""
+    app = web.Application(client_max_size=config.server.max_body_bytes)
+
+    async def load_key(key_hash: bytes) -> KeyInfo | None:
+        row = await key_store.auth_view(app[POOL], key_hash)
+        return KeyInfo.from_row(row) if row else None
+
+    key_cache: KeyCache[KeyInfo] = KeyCache(load_key)
+    key_use = KeyUseRecorder(lambda: app[POOL])
+    app.middlewares.extend(chain(master_key, key_cache, key_use))
     app[CONFIG] = config
     app[ROUTING] = RoutingHolder(RoutingTable(routing))
     app[METRICS] = Metrics()
+    app[KEY_CACHE] = key_cache
+    app[KEY_USE] = key_use
     app.on_response_prepare.append(stamp_response)
     # Resources in dependency order; aiohttp tears them down in reverse.
+    app[DSN] = dsn
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_key_invalidation)
     app.cleanup_ctx.append(_transports)
+    app.cleanup_ctx.append(_key_use_writer)
     add_routes(app)
     return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    pool = await create_pool(app[DSN])
+    if app[CONFIG].database.migrate_on_start:
+        async with pool.acquire() as connection:
+            await migrate(connection)
+    app[POOL] = pool
+    yield
+    await pool.close()
+
+
+async def _key_invalidation(app: web.Application) -> AsyncIterator[None]:
+    ready = asyncio.Event()
+    task = asyncio.create_task(invalidation.listen(app[DSN], app[KEY_CACHE], ready))
+    await asyncio.wait_for(ready.wait(), timeout=30)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _transports(app: web.Application) -> AsyncIterator[None]:
@@ -39,6 +83,15 @@ async def _transports(app: web.Application) -> AsyncIterator[None]:
     yield
     for transport in transports.values():
         await transport.close()
+
+
+async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[KEY_USE].run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await app[KEY_USE].flush()  # the last batch, so no use is lost on shutdown
 
 
 def _transport(name: str, provider: ProviderConfig, upstream: UpstreamConfig) -> Transport:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
 from aiohttp import web
 
+from gateway.auth.key_cache import KeyCache
+from gateway.auth.key_info import KeyInfo
+from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
 from gateway.metrics import Metrics
 from gateway.routing.table import RoutingHolder
@@ -13,3 +17,7 @@ CONFIG = web.AppKey("config", GatewayConfig)
 ROUTING = web.AppKey("routing", RoutingHolder)
 TRANSPORTS = web.AppKey("transports", dict[str, Transport])
 METRICS = web.AppKey("metrics", Metrics)
+DSN = web.AppKey("dsn", str)
+POOL = web.AppKey("pool", asyncpg.Pool)
+KEY_CACHE = web.AppKey("key_cache", KeyCache[KeyInfo])
+KEY_USE = web.AppKey("key_use", KeyUseRecorder)

@@ -76,7 +76,10 @@ class AuthConfig(_Frozen):
 
 
 class DatabaseConfig(_Frozen):
+    """No URL: an embedded PostgreSQL with its data in `server.data_dir`."""
+
     url: SecretStr | None = None
+    migrate_on_start: bool = True
 
 
 class RedisConfig(_Frozen):

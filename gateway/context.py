@@ -5,22 +5,26 @@ from __future__ import annotations
 import contextvars
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
+from gateway.auth.key_info import KeyInfo
 from gateway.errors import GatewayError
 
 # Read by the logging filter so every record made while serving a request carries its id.
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling. The master key is the platform administrator."""
+    """Who is calling: the master key (the platform administrator) or a tenant's key."""
 
-    kind: str
-    key_id: str | None = None
+    kind: Literal["master", "key"]
+    key: KeyInfo | None = None
+
+    def may_use(self, model: str) -> bool:
+        return self.key is None or self.key.may_use(model)
 
 
 @dataclass(slots=True)

@@ -78,6 +78,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
 class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"

@@ -20,7 +20,13 @@ from gateway import sse
 from gateway.adapters.base import Json, Operation
 from gateway.appkeys import METRICS, ROUTING, TRANSPORTS
 from gateway.context import CTX, RequestContext
-from gateway.errors import InvalidRequest, UpstreamError, UpstreamProtocolError, error_body_bytes
+from gateway.errors import (
+    InvalidRequest,
+    PermissionDenied,
+    UpstreamError,
+    UpstreamProtocolError,
+    error_body_bytes,
+)
 from gateway.metrics import Metrics
 from gateway.payload import read_payload
 from gateway.routing.table import Deployment
@@ -38,6 +44,12 @@ def handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
         ctx = request[CTX]
         payload = await read_payload(request, operation)
         group = request.config_dict[ROUTING].table.resolve(payload["model"])
+        if ctx.principal is not None and not ctx.principal.may_use(group.name):
+            raise PermissionDenied(
+                f"This key may not use the model `{group.name}`.",
+                param="model",
+                code="model_not_allowed",
+            )
         ctx.model = group.name
         deployment = group.choose()
         if operation not in deployment.adapter.operations:

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from gateway import proxy
 from gateway.appkeys import METRICS, ROUTING
+from gateway.context import CTX
 from gateway.errors import ModelNotFound
 from gateway.routing.table import ModelGroup
 
@@ -36,14 +37,18 @@ def _model_object(group: ModelGroup) -> dict[str, object]:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    """Only what the caller's key may use."""
+    principal = request[CTX].principal
     groups = request.config_dict[ROUTING].table.groups.values()
-    return _json({"object": "list", "data": [_model_object(g) for g in groups]})
+    visible = [g for g in groups if principal is None or principal.may_use(g.name)]
+    return _json({"object": "list", "data": [_model_object(g) for g in visible]})
 
 
 async def get_model(request: web.Request) -> web.Response:
     name = request.match_info["model"]
+    principal = request[CTX].principal
     group = request.config_dict[ROUTING].table.groups.get(name)
-    if group is None:
+    if group is None or (principal is not None and not principal.may_use(name)):
         raise ModelNotFound(f"The model `{name}` does not exist.", param="model")
     return _json(_model_object(group))
 

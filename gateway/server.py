@@ -24,9 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 def run_worker(
-    config: GatewayConfig, routing: RoutingConfig, master_key: str, *, reuse_port: bool
+    config: GatewayConfig, routing: RoutingConfig, master_key: str, dsn: str, *, reuse_port: bool
 ) -> None:
-    app = create_app(config, routing, master_key)
+    app = create_app(config, routing, master_key, dsn)
     server = config.server
     logger.info("listening on http://%s:%s (pid %s)", server.host, server.port, os.getpid())
     web.run_app(

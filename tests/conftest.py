@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig, RoutingConfig
+from tests.pg import pg_dsn, pg_server_dsn  # noqa: F401  (fixtures)
 
 MASTER_KEY = "sk-mb-test-master-key"
 
@@ -86,15 +87,19 @@ GatewayFactory = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture
-async def start_gateway(tmp_path: Any) -> AsyncIterator[GatewayFactory]:
-    """Starts the real app on a loopback port; returns its base URL (…/v1)."""
+async def start_gateway(tmp_path: Any, pg_dsn: str) -> AsyncIterator[GatewayFactory]:
+    """Starts the real app on a loopback port, on this test's own database; returns its
+    base URL (…/v1). Calling it twice gives two apps sharing the database, as two gateway
+    processes do."""
     servers: list[TestServer] = []
 
     async def start(routing: dict[str, Any], **settings: Any) -> str:
         config = GatewayConfig.model_validate(
             {"server": {"data_dir": str(tmp_path / "data")}, **settings}
         )
-        app: web.Application = create_app(config, RoutingConfig.model_validate(routing), MASTER_KEY)
+        app: web.Application = create_app(
+            config, RoutingConfig.model_validate(routing), MASTER_KEY, pg_dsn
+        )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

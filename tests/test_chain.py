@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from gateway.middleware import chain
+from gateway.app import create_app
+from gateway.config import GatewayConfig
+from gateway.demo import demo_routing
 
 
-def test_chain_order_is_declared_once_and_in_order() -> None:
-    names = [m.__name__ for m in chain("sk-x")]
+def test_the_app_runs_the_chain_in_its_declared_order() -> None:
+    app = create_app(GatewayConfig(), demo_routing(), "sk-x", "postgresql://unused")
+    names = [m.__name__ for m in app.middlewares]
     assert names == ["errors", "request_id", "auth"]
