@@ -18,8 +18,8 @@ from gateway.config import (
     load_routing_config,
     with_server_overrides,
 )
+from gateway.credentials import resolve_credentials
 from gateway.demo import demo_routing
-from gateway.master_key import ENV_VAR, resolve_master_key
 from gateway.store.database import create_pool, resolve_dsn
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
@@ -45,15 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "no_migrate", False):
         database = config.database.model_copy(update={"migrate_on_start": False})
         config = config.model_copy(update={"database": database})
-    master_key, generated = resolve_master_key(config, dict(os.environ))
+    credentials, generated = resolve_credentials(config, os.environ)
     if generated:
         path = config.server.data_dir / "master_key"
-        print(f"Generated a master key (saved to {path}, shown once):\n{master_key}", flush=True)
+        print(
+            f"Generated a master key (saved to {path}, shown once):\n{credentials.master_key}",
+            flush=True,
+        )
     if args.as_worker or config.server.workers == 1:
-        server.run_worker(config, routing, master_key, dsn, reuse_port=args.as_worker)
+        server.run_worker(config, routing, credentials, dsn, reuse_port=args.as_worker)
         return 0
-    # Workers share the resolved database (an embedded one is already running) and key.
-    env = {**os.environ, ENV_VAR: master_key, DSN_ENV_VAR: dsn}
+    # Workers share what was resolved here: the database (an embedded one is running now)
+    # and the credentials.
+    env = {**os.environ, **credentials.as_env(), DSN_ENV_VAR: dsn}
     raw_argv = argv if argv is not None else sys.argv[1:]
     return server.supervise(server.worker_command(raw_argv), config.server.workers, env)
 

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
+from gateway.admin_api.routes import create_admin_api
 from gateway.appkeys import CONFIG, DSN, KEY_CACHE, KEY_USE, METRICS, POOL, ROUTING, TRANSPORTS
 from gateway.auth import invalidation
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig, ProviderConfig, RoutingConfig, UpstreamConfig
+from gateway.credentials import Credentials
 from gateway.demo import DemoTransport
 from gateway.metrics import Metrics
 from gateway.middleware import chain
@@ -27,7 +30,7 @@ from gateway.upstream import HttpTransport, Transport
 
 
 def create_app(
-    config: GatewayConfig, routing: RoutingConfig, master_key: str, dsn: str
+    config: GatewayConfig, routing: RoutingConfig, credentials: Credentials, dsn: str
 ) -> web.Application:
     """`dsn` is resolved by the caller (an embedded server is started before any worker)."""
     app = web.Application(client_max_size=config.server.max_body_bytes)
@@ -38,7 +41,7 @@ def create_app(
 
     key_cache: KeyCache[KeyInfo] = KeyCache(load_key)
     key_use = KeyUseRecorder(lambda: app[POOL])
-    app.middlewares.extend(chain(master_key, key_cache, key_use))
+    app.middlewares.extend(chain(credentials.master_key, key_cache, key_use))
     app[CONFIG] = config
     app[ROUTING] = RoutingHolder(RoutingTable(routing))
     app[METRICS] = Metrics()
@@ -52,6 +55,10 @@ def create_app(
     app.cleanup_ctx.append(_transports)
     app.cleanup_ctx.append(_key_use_writer)
     add_routes(app)
+    app.add_subapp(
+        ADMIN_API_PREFIX,
+        create_admin_api(credentials.master_key, credentials.admin_token_secret),
+    )
     return app
 
 

@@ -19,14 +19,20 @@ from aiohttp import web
 from gateway.access_log import AccessLogger
 from gateway.app import create_app
 from gateway.config import GatewayConfig, RoutingConfig
+from gateway.credentials import Credentials
 
 logger = logging.getLogger(__name__)
 
 
 def run_worker(
-    config: GatewayConfig, routing: RoutingConfig, master_key: str, dsn: str, *, reuse_port: bool
+    config: GatewayConfig,
+    routing: RoutingConfig,
+    credentials: Credentials,
+    dsn: str,
+    *,
+    reuse_port: bool,
 ) -> None:
-    app = create_app(config, routing, master_key, dsn)
+    app = create_app(config, routing, credentials, dsn)
     server = config.server
     logger.info("listening on http://%s:%s (pid %s)", server.host, server.port, os.getpid())
     web.run_app(

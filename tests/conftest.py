@@ -13,9 +13,12 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig, RoutingConfig
-from tests.pg import pg_dsn, pg_server_dsn  # noqa: F401  (fixtures)
+from gateway.credentials import Credentials
+
+pytest_plugins = ["tests.pg"]
 
 MASTER_KEY = "sk-mb-test-master-key"
+TOKEN_SECRET = "test-admin-token-secret"
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -98,7 +101,10 @@ async def start_gateway(tmp_path: Any, pg_dsn: str) -> AsyncIterator[GatewayFact
             {"server": {"data_dir": str(tmp_path / "data")}, **settings}
         )
         app: web.Application = create_app(
-            config, RoutingConfig.model_validate(routing), MASTER_KEY, pg_dsn
+            config,
+            RoutingConfig.model_validate(routing),
+            Credentials(MASTER_KEY, TOKEN_SECRET),
+            pg_dsn,
         )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
