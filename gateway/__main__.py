@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "no_migrate", False):
         database = config.database.model_copy(update={"migrate_on_start": False})
         config = config.model_copy(update={"database": database})
-    credentials, generated = resolve_credentials(config, os.environ)
+    try:
+        credentials, generated = resolve_credentials(config, os.environ)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 1
     if generated:
         path = config.server.data_dir / "master_key"
         print(

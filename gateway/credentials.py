@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.config import GatewayConfig
+from gateway.config import ConfigError, GatewayConfig
 from gateway.secret_files import load_or_create
 
+MIN_TOKEN_SECRET_BYTES = 32
 MASTER_KEY_ENV = "MODEL_BRIDGE_MASTER_KEY"
 TOKEN_SECRET_ENV = "MODEL_BRIDGE_ADMIN_TOKEN_SECRET"  # noqa: S105 (a variable name)
 
@@ -37,4 +38,8 @@ def resolve_credentials(config: GatewayConfig, env: Mapping[str, str]) -> tuple[
             env, MASTER_KEY_ENV, data / "master_key", "sk-mb-master-"
         )
     token_secret, _ = load_or_create(env, TOKEN_SECRET_ENV, data / "admin_token_secret")
+    if len(token_secret.encode()) < MIN_TOKEN_SECRET_BYTES:
+        raise ConfigError(
+            [f"{TOKEN_SECRET_ENV}: must be at least {MIN_TOKEN_SECRET_BYTES} bytes (HS256)"]
+        )
     return Credentials(master_key, token_secret), generated
