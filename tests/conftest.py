@@ -18,7 +18,7 @@ from gateway.credentials import Credentials
 pytest_plugins = ["tests.pg"]
 
 MASTER_KEY = "sk-mb-test-master-key"
-TOKEN_SECRET = "test-admin-token-secret"
+TOKEN_SECRET = "test-admin-token-secret-of-at-least-32-bytes"
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
