@@ -44,3 +44,5 @@ def configure(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The embedded database's start-up chatter is not ours to show at INFO.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
