@@ -13,13 +13,13 @@ from gateway import admin_cli, logs, server
 from gateway.config import (
     ConfigError,
     GatewayConfig,
-    RoutingConfig,
     load_gateway_config,
     load_routing_config,
     with_server_overrides,
 )
 from gateway.credentials import resolve_credentials
 from gateway.demo import demo_routing
+from gateway.routing.schema import RoutingConfig
 from gateway.store.database import create_pool, resolve_dsn
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")

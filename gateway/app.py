@@ -10,18 +10,30 @@ from aiohttp import web
 
 from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
 from gateway.admin_api.routes import create_admin_api
-from gateway.appkeys import CONFIG, DSN, KEY_CACHE, KEY_USE, METRICS, POOL, ROUTING, TRANSPORTS
+from gateway.appkeys import (
+    CONFIG,
+    DSN,
+    HEALTH,
+    KEY_CACHE,
+    KEY_USE,
+    METRICS,
+    POOL,
+    ROUTING,
+    TRANSPORTS,
+)
 from gateway.auth import invalidation
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
-from gateway.config import GatewayConfig, ProviderConfig, RoutingConfig, UpstreamConfig
+from gateway.config import GatewayConfig, UpstreamConfig
 from gateway.credentials import Credentials
 from gateway.demo import DemoTransport
 from gateway.metrics import Metrics
 from gateway.middleware import chain
 from gateway.middleware.request_id import stamp_response
 from gateway.routes import add_routes
+from gateway.routing.health import HealthBoard
+from gateway.routing.schema import ProviderConfig, RoutingConfig
 from gateway.routing.table import RoutingHolder, RoutingTable
 from gateway.store import keys as key_store
 from gateway.store.database import create_pool
@@ -41,9 +53,12 @@ def create_app(
 
     key_cache: KeyCache[KeyInfo] = KeyCache(load_key)
     key_use = KeyUseRecorder(lambda: app[POOL])
-    app.middlewares.extend(chain(credentials.master_key, key_cache, key_use))
+    holder = RoutingHolder(RoutingTable(routing))
+    board = HealthBoard(routing.router.breaker)
+    app.middlewares.extend(chain(credentials.master_key, key_cache, key_use, holder, board))
     app[CONFIG] = config
-    app[ROUTING] = RoutingHolder(RoutingTable(routing))
+    app[ROUTING] = holder
+    app[HEALTH] = board
     app[METRICS] = Metrics()
     app[KEY_CACHE] = key_cache
     app[KEY_USE] = key_use

@@ -10,6 +10,7 @@ from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
 from gateway.metrics import Metrics
+from gateway.routing.health import HealthBoard
 from gateway.routing.table import RoutingHolder
 from gateway.upstream import Transport
 
@@ -17,6 +18,7 @@ CONFIG = web.AppKey("config", GatewayConfig)
 ROUTING = web.AppKey("routing", RoutingHolder)
 TRANSPORTS = web.AppKey("transports", dict[str, Transport])
 METRICS = web.AppKey("metrics", Metrics)
+HEALTH = web.AppKey("health", HealthBoard)
 DSN = web.AppKey("dsn", str)
 POOL = web.AppKey("pool", asyncpg.Pool)
 KEY_CACHE = web.AppKey("key_cache", KeyCache[KeyInfo])

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from gateway.adapters import ADAPTERS
+from gateway.routing.schema import RoutingConfig, references
 
 _SECRET_KEYS = frozenset({"api_key", "master_key", "url", "client_secret"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -101,43 +100,6 @@ class GatewayConfig(_Frozen):
     logging: LoggingConfig = LoggingConfig()
 
 
-# --- routing.yaml -------------------------------------------------------------------------
-
-
-class ProviderConfig(_Frozen):
-    adapter: str
-    api_base: str | None = None
-    api_key: SecretStr | None = None
-    api_version: str | None = None
-    headers: dict[str, str] = {}
-
-
-class Price(_Frozen):
-    """USD per one million tokens."""
-
-    input: Decimal = Field(Decimal(0), ge=0)
-    output: Decimal = Field(Decimal(0), ge=0)
-    cached_input: Decimal | None = Field(None, ge=0)
-
-
-class DeploymentConfig(_Frozen):
-    provider: str
-    model: str
-    weight: float = Field(1.0, gt=0)
-    price: Price = Price()
-
-
-class ModelConfig(_Frozen):
-    deployments: list[DeploymentConfig] = Field(min_length=1)
-    owned_by: str | None = None
-    description: str | None = None
-
-
-class RoutingConfig(_Frozen):
-    providers: dict[str, ProviderConfig]
-    models: dict[str, ModelConfig]
-
-
 # --- loading ------------------------------------------------------------------------------
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -152,7 +114,7 @@ def load_gateway_config(path: Path | None) -> GatewayConfig:
 
 def load_routing_config(path: Path) -> RoutingConfig:
     config = _load(path, RoutingConfig)
-    problems = [f"{path}: {p}" for p in _routing_references(config)]
+    problems = [f"{path}: {p}" for p in references(config)]
     if problems:
         raise ConfigError(problems)
     return config
@@ -235,25 +197,3 @@ def _describe(exc: ValidationError) -> list[str]:
 
 def _is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool) and len(str(value)) <= 80
-
-
-def _routing_references(config: RoutingConfig) -> list[str]:
-    """Cross-references are checked at load time so no request ever finds a dangling name."""
-    problems = []
-    for name, provider in config.providers.items():
-        if provider.adapter not in ADAPTERS:
-            known = ", ".join(sorted(ADAPTERS))
-            problems.append(
-                f"providers.{name}.adapter: unknown adapter {provider.adapter!r} "
-                f"(expected one of: {known})"
-            )
-        elif ADAPTERS[provider.adapter].needs_api_base and not provider.api_base:
-            problems.append(f"providers.{name}.api_base: required for adapter {provider.adapter}")
-    for model_name, model in config.models.items():
-        for i, deployment in enumerate(model.deployments):
-            if deployment.provider not in config.providers:
-                problems.append(
-                    f"models.{model_name}.deployments.{i}.provider: "
-                    f"unknown provider {deployment.provider!r}"
-                )
-    return problems

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextvars
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 from gateway.auth.key_info import KeyInfo
 from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.routing.planner import Plan
+    from gateway.routing.table import Deployment
 
 # Read by the logging filter so every record made while serving a request carries its id.
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -34,9 +38,14 @@ class RequestContext:
     principal: Principal | None = None
     payload: dict[str, Any] | None = None
     model: str | None = None
-    deployment: str | None = None
-    provider: str | None = None
+    plan: Plan | None = None
+    deployment: Deployment | None = None
+    attempts: int = 0
+    variant: str | None = None
+    cache_status: str | None = None  # hit | miss | bypass
     upstream_seconds: float = 0.0
+    first_byte_seconds: float | None = None
+    usage: dict[str, Any] | None = None
     error: GatewayError | None = None
     client_disconnected: bool = False
 

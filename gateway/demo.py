@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from gateway.adapters.base import Json, UpstreamRequest
-from gateway.config import RoutingConfig
+from gateway.routing.schema import RoutingConfig
 
 EMBED_DIMENSIONS = 256
 _TOOL_ARGUMENT = "demo"
@@ -311,7 +311,10 @@ def demo_routing() -> RoutingConfig:
             "providers": {"demo": {"adapter": "demo"}},
             "models": {
                 "demo": {"deployments": [{"provider": "demo", "model": "demo"}]},
-                "demo-embed": {"deployments": [{"provider": "demo", "model": "demo-embed"}]},
+                "demo-embed": {
+                    "mode": "embedding",
+                    "deployments": [{"provider": "demo", "model": "demo-embed"}],
+                },
             },
         }
     )

@@ -125,6 +125,10 @@ class UpstreamError(GatewayError):
         self.provider = provider
         self.upstream_status = upstream_status
         self.retryable = retryable
+        self.retry_after: float | None = None  # seconds, from the provider's Retry-After
+
+
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 
 
 class UpstreamTimeout(UpstreamError):

@@ -54,7 +54,22 @@ _REQUIRED: dict[Operation, tuple[str, tuple[type, ...], str]] = {
     "completions": ("prompt", (str, list), "a string or an array"),
     "embeddings": ("input", (str, list), "a string or an array"),
 }
+# The proxied endpoints, by path: stages that need the body find the operation here.
+OPERATIONS: dict[str, Operation] = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/embeddings": "embeddings",
+}
+MODES: dict[Operation, str] = {"chat": "chat", "completions": "chat", "embeddings": "embedding"}
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def operation_of(request: web.Request) -> Operation | None:
+    """The proxied operation this request is for; None for other routes and for requests
+    the router will refuse (unknown path, wrong method)."""
+    if request.match_info.http_exception is not None:
+        return None
+    return OPERATIONS.get(request.path)
 
 
 async def read_payload(request: web.Request, operation: Operation) -> Json:

@@ -18,11 +18,10 @@ from aiohttp import web
 
 from gateway import sse
 from gateway.adapters.base import Json, Operation
-from gateway.appkeys import METRICS, ROUTING, TRANSPORTS
+from gateway.appkeys import METRICS, TRANSPORTS
 from gateway.context import CTX, RequestContext
 from gateway.errors import (
     InvalidRequest,
-    PermissionDenied,
     UpstreamError,
     UpstreamProtocolError,
     error_body_bytes,
@@ -43,18 +42,10 @@ def handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
     async def proxy(request: web.Request) -> web.StreamResponse:
         ctx = request[CTX]
         payload = await read_payload(request, operation)
-        group = request.config_dict[ROUTING].table.resolve(payload["model"])
-        if ctx.principal is not None and not ctx.principal.may_use(group.name):
-            raise PermissionDenied(
-                f"This key may not use the model `{group.name}`.",
-                param="model",
-                code="model_not_allowed",
-            )
-        ctx.model = group.name
-        deployment = group.choose()
+        deployment = ctx.deployment  # chosen by the failover stage for this attempt
+        assert deployment is not None, "the chain routes before the proxy runs"
         if operation not in deployment.adapter.operations:
-            raise InvalidRequest(f"The model `{group.name}` does not support this endpoint.")
-        ctx.deployment, ctx.provider = deployment.id, deployment.provider
+            raise InvalidRequest(f"The model `{ctx.model}` does not support this endpoint.")
         upstream_request = deployment.adapter.to_upstream_request(
             operation, payload, deployment.target
         )
@@ -92,11 +83,13 @@ async def _relay_whole(
     body = await call.read()
     now = time.perf_counter()
     ctx.upstream_seconds += now - before
+    ctx.first_byte_seconds = now - started
     metrics.upstream_latency.labels(deployment.provider, deployment.public_model).observe(
         now - started
     )
     data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
-    _count_tokens(metrics, deployment, data.get("usage"))
+    ctx.usage = data.get("usage")
+    _count_tokens(metrics, deployment, ctx.usage)
     return web.Response(body=orjson.dumps(data), content_type="application/json")
 
 
@@ -123,9 +116,8 @@ async def _relay_stream(
                     continue
                 if response is None:
                     ctx.upstream_seconds += time.perf_counter() - waited_since
-                    metrics.time_to_first_token.labels(*labels).observe(
-                        time.perf_counter() - started
-                    )
+                    ctx.first_byte_seconds = time.perf_counter() - started
+                    metrics.time_to_first_token.labels(*labels).observe(ctx.first_byte_seconds)
                     response = await _start_stream(request)
                 await response.write(b"".join(out))
             if not translator.finished:
@@ -149,7 +141,8 @@ async def _relay_stream(
         # The client went away mid-stream: not an error of ours; stop reading upstream.
         ctx.client_disconnected = True
     metrics.upstream_latency.labels(*labels).observe(time.perf_counter() - started)
-    _count_tokens(metrics, deployment, translator.usage)
+    ctx.usage = translator.usage
+    _count_tokens(metrics, deployment, ctx.usage)
     return response if response is not None else web.Response(status=499)
 
 
@@ -165,7 +158,16 @@ async def _upstream_failure(call: UpstreamCall, deployment: Deployment) -> Upstr
     retry_after = call.headers.get("Retry-After")
     if retry_after and error.status in (429, 503):
         error.headers = {"Retry-After": retry_after}
+        error.retry_after = _seconds(retry_after)
     return error
+
+
+def _seconds(retry_after: str) -> float | None:
+    """Retry-After as delta-seconds; the HTTP-date form is rare from APIs and is ignored."""
+    try:
+        return max(0.0, float(retry_after))
+    except ValueError:
+        return None
 
 
 def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:

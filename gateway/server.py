@@ -18,8 +18,9 @@ from aiohttp import web
 
 from gateway.access_log import AccessLogger
 from gateway.app import create_app
-from gateway.config import GatewayConfig, RoutingConfig
+from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
+from gateway.routing.schema import RoutingConfig
 
 logger = logging.getLogger(__name__)
 

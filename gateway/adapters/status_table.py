@@ -8,7 +8,12 @@ message is kept (scrubbed) so the client learns what was wrong with its request.
 from __future__ import annotations
 
 from gateway.adapters.base import Target
-from gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import (
+    CONTEXT_LENGTH_EXCEEDED,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from gateway.redact import scrub
 
 # Statuses that say "this request, as sent, will never succeed": never retried.
@@ -38,6 +43,8 @@ def classify(
         )
     if status == 408:
         return UpstreamTimeout(text, provider=provider, upstream_status=status, retryable=True)
+    if status in (400, 413, 422) and _is_context_overflow(text, code):
+        code = CONTEXT_LENGTH_EXCEEDED  # failover sends these to the context-window fallback
     if 400 <= status < 500:
         return UpstreamError(
             text,
@@ -56,3 +63,11 @@ def classify(
         retryable=True,
         status=503 if status == 503 else 502,
     )
+
+
+_OVERFLOW_PHRASES = ("context length", "context window", "maximum context", "too many tokens")
+
+
+def _is_context_overflow(message: str, code: str | None) -> bool:
+    lowered = message.lower()
+    return code == CONTEXT_LENGTH_EXCEEDED or any(p in lowered for p in _OVERFLOW_PHRASES)

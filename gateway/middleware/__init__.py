@@ -7,11 +7,17 @@ from aiohttp.typedefs import Middleware
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
-from gateway.middleware import auth, errors, request_id
+from gateway.middleware import auth, errors, failover, request_id, routing
+from gateway.routing.health import HealthBoard
+from gateway.routing.table import RoutingHolder
 
 
 def chain(
-    master_key: str, keys: KeyCache[KeyInfo], key_use: KeyUseRecorder
+    master_key: str,
+    keys: KeyCache[KeyInfo],
+    key_use: KeyUseRecorder,
+    routing_holder: RoutingHolder,
+    board: HealthBoard,
 ) -> tuple[Middleware, ...]:
     return (
         # Outermost, so that every failure below, including a bug, is rendered the one way.
@@ -20,4 +26,8 @@ def chain(
         request_id.make_middleware(),
         # Before any work is spent on the request, and before anything reads the body.
         auth.make_middleware(master_key, keys, key_use),
+        # Needs the caller (allowed models, pinned tags); yields the plan failover walks.
+        routing.make_middleware(routing_holder, board),
+        # Innermost: each attempt re-enters only the proxy, never the stages above.
+        failover.make_middleware(board),
     )

@@ -45,8 +45,16 @@ async def stamp_response(request: web.Request, response: web.StreamResponse) -> 
         response.headers["x-request-id"] = new_request_id()
         return
     overhead = ctx.overhead_seconds()
-    response.headers["x-request-id"] = ctx.request_id
-    response.headers["x-model-bridge-overhead-ms"] = f"{overhead * 1000:.2f}"
+    headers = response.headers
+    headers["x-request-id"] = ctx.request_id
+    headers["x-model-bridge-overhead-ms"] = f"{overhead * 1000:.2f}"
+    if ctx.deployment is not None:
+        headers["x-model-bridge-deployment"] = ctx.deployment.id
+        headers["x-model-bridge-attempts"] = str(ctx.attempts)
+    if ctx.cache_status is not None:
+        headers["x-model-bridge-cache"] = ctx.cache_status
+    if ctx.variant is not None:
+        headers["x-model-bridge-variant"] = ctx.variant
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
     metrics = request.config_dict[METRICS]

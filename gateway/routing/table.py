@@ -1,22 +1,27 @@
 """The routing table: an immutable snapshot of `routing.yaml` with everything precomputed.
 
 Built once per load, never mutated, so a request keeps the snapshot it started with while a
-reload builds the next one beside it.
+reload builds the next one beside it. Deployment ids are stable across reloads (model,
+provider, upstream model), so health and breaker state carry over.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import Adapter, Target
-from gateway.config import Price, ProviderConfig, RoutingConfig
 from gateway.errors import ModelNotFound
+from gateway.routing.schema import (
+    CachePolicy,
+    DeploymentConfig,
+    ModelConfig,
+    Price,
+    ProviderConfig,
+    RoutingConfig,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,21 +33,28 @@ class Deployment:
     target: Target
     weight: float
     price: Price
+    tags: Mapping[str, str]
+    rpm: int | None
+    tpm: int | None
+    context_window: int | None
+    quality: float | None
+
+    def matches(self, pins: Mapping[str, str]) -> bool:
+        return all(self.tags.get(k) == v for k, v in pins.items())
 
 
 @dataclass(frozen=True, slots=True)
 class ModelGroup:
     name: str
+    mode: str
     deployments: tuple[Deployment, ...]
-    cumulative_weights: tuple[float, ...]
     owned_by: str
     created: int
+    config: ModelConfig
 
-    def choose(self) -> Deployment:
-        if len(self.deployments) == 1:
-            return self.deployments[0]
-        point = random.random() * self.cumulative_weights[-1]
-        return self.deployments[bisect.bisect_right(self.cumulative_weights, point)]
+    @property
+    def cache(self) -> CachePolicy | None:
+        return self.config.cache
 
 
 class RoutingTable:
@@ -50,11 +62,12 @@ class RoutingTable:
         self.config = config
         self.loaded_at = int(time.time())
         self.groups: Mapping[str, ModelGroup] = {
-            name: self._group(name, config) for name in config.models
+            name: self._group(name, model) for name, model in config.models.items()
         }
 
     def resolve(self, name: str) -> ModelGroup:
-        group = self.groups.get(name)
+        """A model or an explicit alias; the built-in policy aliases are the router's."""
+        group = self.groups.get(name) or self.groups.get(self.config.aliases.get(name, ""))
         if group is None:
             raise ModelNotFound(
                 f"The model `{name}` does not exist or you do not have access to it.",
@@ -62,31 +75,41 @@ class RoutingTable:
             )
         return group
 
-    def _group(self, name: str, config: RoutingConfig) -> ModelGroup:
-        model = config.models[name]
+    def _group(self, name: str, model: ModelConfig) -> ModelGroup:
         deployments = []
-        for index, row in enumerate(model.deployments):
-            provider = config.providers[row.provider]
-            deployments.append(
-                Deployment(
-                    id=f"{name}/{index}",
-                    public_model=name,
-                    provider=row.provider,
-                    adapter=ADAPTERS[provider.adapter],
-                    target=_target(row.provider, row.model, provider),
-                    weight=row.weight,
-                    price=row.price,
-                )
-            )
+        seen: dict[str, int] = {}
+        for row in model.deployments:
+            base = f"{name}:{row.provider}:{row.model}"
+            seen[base] = seen.get(base, 0) + 1
+            deployment_id = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            deployments.append(self._deployment(deployment_id, name, row))
         is_demo = all(
-            ADAPTERS[config.providers[d.provider].adapter].name == "demo" for d in model.deployments
+            self.config.providers[d.provider].adapter == "demo" for d in model.deployments
         )
         return ModelGroup(
             name=name,
+            mode=model.mode,
             deployments=tuple(deployments),
-            cumulative_weights=tuple(itertools.accumulate(d.weight for d in deployments)),
             owned_by=model.owned_by or ("model-bridge-demo" if is_demo else "model-bridge"),
             created=self.loaded_at,
+            config=model,
+        )
+
+    def _deployment(self, deployment_id: str, name: str, row: DeploymentConfig) -> Deployment:
+        provider = self.config.providers[row.provider]
+        return Deployment(
+            id=deployment_id,
+            public_model=name,
+            provider=row.provider,
+            adapter=ADAPTERS[provider.adapter],
+            target=_target(row.provider, row.model, provider),
+            weight=row.weight,
+            price=row.price,
+            tags=dict(row.tags),
+            rpm=row.rpm,
+            tpm=row.tpm,
+            context_window=row.context_window,
+            quality=row.quality,
         )
 
 

@@ -1,0 +1,139 @@
+"""Stage 8, failover: passes on, once per attempt, or raises the last upstream error.
+
+Walks the plan: each deployment of the group in the strategy's order (open breakers
+skipped), retrying retryable failures with exponential backoff and jitter (honouring the
+provider's Retry-After, capped), then the fallback groups, all within one deadline. A
+client error from upstream (400/401/403/404) is never retried; a context-window overflow
+moves to the context-window fallbacks. A stream that has started is never retried: the
+proxy then reports the failure in the stream and returns normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from gateway.context import CTX
+from gateway.errors import (
+    CONTEXT_LENGTH_EXCEEDED,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from gateway.routing.health import HealthBoard
+from gateway.routing.planner import Plan
+from gateway.routing.strategies import STRATEGIES
+from gateway.routing.table import Deployment, ModelGroup
+
+
+def make_middleware(board: HealthBoard) -> Middleware:
+    @web.middleware
+    async def failover(request: web.Request, handler: Handler) -> web.StreamResponse:
+        ctx = request[CTX]
+        plan = ctx.plan
+        if plan is None:
+            return await handler(request)
+        deadline = time.monotonic() + plan.router.deadline_seconds
+        queue = list(plan.groups)
+        context_fallbacks = list(plan.context_fallbacks)
+        last_error: UpstreamError | None = None
+        while queue:
+            group = queue.pop(0)
+            for deployment in _candidates(group, plan, board):
+                outcome = await _retrying(
+                    request, handler, deployment, group, plan, deadline, board
+                )
+                if isinstance(outcome, web.StreamResponse):
+                    return outcome
+                last_error = outcome or last_error or _deadline_error(group)
+                if outcome is None:
+                    raise last_error  # out of time
+                if outcome.code == CONTEXT_LENGTH_EXCEEDED and context_fallbacks:
+                    queue, context_fallbacks = context_fallbacks, []
+                    break
+                if not outcome.retryable:
+                    raise outcome
+        if last_error is None:
+            raise InvalidRequest(
+                f"No deployment of `{ctx.model}` is allowed for this tenant "
+                f"(pinned to {dict(plan.pins)}).",
+                param="model",
+                code="no_deployment_in_region",
+            )
+        raise last_error
+
+    return failover
+
+
+async def _retrying(
+    request: web.Request,
+    handler: Handler,
+    deployment: Deployment,
+    group: ModelGroup,
+    plan: Plan,
+    deadline: float,
+    board: HealthBoard,
+) -> web.StreamResponse | UpstreamError | None:
+    """The response, or the last error after the group's retries; None when out of time."""
+    error: UpstreamError | None = None
+    for attempt in range(group.config.retries + 1):
+        if error is not None:
+            await asyncio.sleep(_backoff(attempt - 1, error, plan, deadline))
+        if time.monotonic() >= deadline:
+            return error
+        try:
+            return await _attempt(request, handler, deployment, board)
+        except UpstreamError as exc:
+            error = exc
+        if not error.retryable:
+            break
+    return error
+
+
+async def _attempt(
+    request: web.Request, handler: Handler, deployment: Deployment, board: HealthBoard
+) -> web.StreamResponse:
+    ctx = request[CTX]
+    ctx.deployment, ctx.error, ctx.first_byte_seconds = deployment, None, None
+    ctx.attempts += 1
+    board.started(deployment.id, time.monotonic())
+    ok = False
+    try:
+        response = await handler(request)
+        ok = ctx.error is None  # a stream that failed after its first byte still returns
+        return response
+    finally:
+        tokens = (ctx.usage or {}).get("total_tokens", 0) if ok else 0
+        board.finished(deployment.id, ok, time.monotonic(), ctx.first_byte_seconds, tokens)
+
+
+def _candidates(group: ModelGroup, plan: Plan, board: HealthBoard) -> list[Deployment]:
+    now = time.monotonic()
+    pinned = [d for d in group.deployments if d.matches(plan.pins)]
+    ordered = STRATEGIES[group.config.strategy](pinned, board, now)
+    available = [d for d in ordered if board.available(d.id, now)]
+    if available or not ordered:
+        return available
+    # Every breaker is open: rather than a hard outage, try the one that opened first.
+    return [min(ordered, key=lambda d: board.get(d.id).opened_at)]
+
+
+def _backoff(attempt: int, error: UpstreamError, plan: Plan, deadline: float) -> float:
+    router = plan.router
+    delay = min(router.backoff_max_seconds, router.backoff_base_seconds * 2**attempt)
+    delay *= random.uniform(0.5, 1.0)  # jitter, so retries from many clients spread out
+    if error.retry_after is not None:
+        delay = max(delay, min(error.retry_after, router.retry_after_cap_seconds))
+    return float(max(0.0, min(delay, deadline - time.monotonic())))
+
+
+def _deadline_error(group: ModelGroup) -> UpstreamTimeout:
+    return UpstreamTimeout(
+        f"no deployment of `{group.name}` answered within the deadline",
+        provider="",
+        retryable=False,
+    )

@@ -1,0 +1,31 @@
+"""Stage 7, routing: passes on, or raises (unknown model 404, model not allowed 403).
+
+Turns the requested model into a `Plan` from the routing snapshot current when the request
+arrived; the request keeps that snapshot whatever reloads happen meanwhile.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from gateway.context import CTX
+from gateway.payload import MODES, operation_of, read_payload
+from gateway.routing.health import HealthBoard
+from gateway.routing.planner import plan_for
+from gateway.routing.table import RoutingHolder
+
+
+def make_middleware(holder: RoutingHolder, board: HealthBoard) -> Middleware:
+    @web.middleware
+    async def routing(request: web.Request, handler: Handler) -> web.StreamResponse:
+        operation = operation_of(request)
+        if operation is None:
+            return await handler(request)
+        ctx = request[CTX]
+        payload = await read_payload(request, operation)
+        plan = plan_for(holder.table, payload["model"], MODES[operation], ctx.principal, board)
+        ctx.plan, ctx.model, ctx.variant = plan, plan.groups[0].name, plan.variant
+        return await handler(request)
+
+    return routing

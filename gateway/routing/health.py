@@ -1,0 +1,124 @@
+"""What each deployment has done lately: requests in flight, latency, recent use, and its
+circuit breaker. Per process, in memory; kept across routing reloads by deployment id.
+
+Breaker: closed → open after `consecutive_failures` in a row, or an error rate over the
+window once it has `min_requests`; open → half-open when the cool-down ends, letting one
+probe through; the probe's success closes it, its failure opens it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from gateway.routing.schema import BreakerConfig
+
+_LATENCY_WEIGHT = 0.2  # EWMA: recent answers count, one slow answer does not dominate
+_MINUTE = 60.0
+
+
+@dataclass(slots=True)
+class DeploymentHealth:
+    in_flight: int = 0
+    latency: float | None = None  # EWMA seconds to first byte
+    state: str = "closed"  # closed | open | half-open
+    opened_at: float = 0.0
+    consecutive_failures: int = 0
+    probing: bool = False
+    outcomes: deque[tuple[float, bool]] = field(default_factory=deque)  # (when, ok)
+    minute_requests: deque[float] = field(default_factory=deque)
+    minute_tokens: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def requests_last_minute(self, now: float) -> int:
+        _trim(self.minute_requests, now - _MINUTE)
+        return len(self.minute_requests)
+
+    def tokens_last_minute(self, now: float) -> int:
+        while self.minute_tokens and self.minute_tokens[0][0] < now - _MINUTE:
+            self.minute_tokens.popleft()
+        return sum(tokens for _, tokens in self.minute_tokens)
+
+
+class HealthBoard:
+    def __init__(self, breaker: BreakerConfig) -> None:
+        self.breaker = breaker
+        self._by_id: dict[str, DeploymentHealth] = {}
+
+    def get(self, deployment_id: str) -> DeploymentHealth:
+        health = self._by_id.get(deployment_id)
+        if health is None:
+            health = self._by_id[deployment_id] = DeploymentHealth()
+        return health
+
+    def snapshot(self) -> dict[str, DeploymentHealth]:
+        return dict(self._by_id)
+
+    def available(self, deployment_id: str, now: float) -> bool:
+        """Whether the breaker lets a request through now (a half-open one lets one)."""
+        health = self.get(deployment_id)
+        if health.state == "closed":
+            return True
+        if health.state == "open" and now - health.opened_at >= self.breaker.cooldown_seconds:
+            health.state = "half-open"
+        return health.state == "half-open" and not health.probing
+
+    def started(self, deployment_id: str, now: float) -> None:
+        health = self.get(deployment_id)
+        health.in_flight += 1
+        health.minute_requests.append(now)
+        if health.state == "half-open":
+            health.probing = True
+
+    def finished(
+        self,
+        deployment_id: str,
+        ok: bool,
+        now: float,
+        first_byte_seconds: float | None,
+        tokens: int = 0,
+    ) -> None:
+        health = self.get(deployment_id)
+        health.in_flight = max(0, health.in_flight - 1)
+        if tokens:
+            health.minute_tokens.append((now, tokens))
+        if ok and first_byte_seconds is not None:
+            previous = health.latency
+            health.latency = (
+                first_byte_seconds
+                if previous is None
+                else (previous + _LATENCY_WEIGHT * (first_byte_seconds - previous))
+            )
+        self._judge(health, ok, now)
+
+    def _judge(self, health: DeploymentHealth, ok: bool, now: float) -> None:
+        breaker = self.breaker
+        health.outcomes.append((now, ok))
+        while health.outcomes and health.outcomes[0][0] < now - breaker.window_seconds:
+            health.outcomes.popleft()
+        if health.state == "half-open":
+            health.probing = False
+            health.state = "closed" if ok else "open"
+            health.opened_at = now
+            health.consecutive_failures = 0 if ok else health.consecutive_failures
+            if ok:
+                health.outcomes.clear()
+            return
+        health.consecutive_failures = 0 if ok else health.consecutive_failures + 1
+        if ok or health.state != "closed":
+            return
+        failures = sum(1 for _, good in health.outcomes if not good)
+        total = len(health.outcomes)
+        if health.consecutive_failures >= breaker.consecutive_failures or (
+            total >= breaker.min_requests and failures / total >= breaker.error_rate
+        ):
+            health.state, health.opened_at = "open", now
+
+
+def _trim(times: deque[float], oldest: float) -> None:
+    while times and times[0] < oldest:
+        times.popleft()
+
+
+def now() -> float:
+    return time.monotonic()

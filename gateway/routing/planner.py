@@ -1,0 +1,113 @@
+"""From the model a client asked for to the plan failover will walk.
+
+Resolves explicit aliases and the built-in policy aliases (`fastest`, `cheapest`, `best`,
+`balanced`, chosen among the models the key may use), applies an A/B split, and lists the
+fallback groups and the tags the caller is pinned to.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gateway.context import Principal
+from gateway.errors import ModelNotFound, PermissionDenied
+from gateway.routing.health import HealthBoard
+from gateway.routing.schema import POLICY_ALIASES, RouterConfig
+from gateway.routing.table import ModelGroup, RoutingTable
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    groups: tuple[ModelGroup, ...]  # the chosen group, then its fallbacks, in order
+    context_fallbacks: tuple[ModelGroup, ...]
+    pins: Mapping[str, str]
+    variant: str | None
+    router: RouterConfig
+
+
+def plan_for(
+    table: RoutingTable,
+    requested: str,
+    mode: str,
+    principal: Principal | None,
+    board: HealthBoard,
+) -> Plan:
+    allowed = principal.may_use if principal is not None else (lambda _name: True)
+    if requested in POLICY_ALIASES and requested not in table.groups:
+        group = _policy(table, requested, mode, allowed, board)
+    else:
+        group = table.resolve(requested)
+    if not allowed(group.name):
+        raise PermissionDenied(
+            f"This key may not use the model `{group.name}`.",
+            param="model",
+            code="model_not_allowed",
+        )
+    variant = None
+    split = group.config.split
+    if split is not None:
+        if random.random() < split.share:
+            group, variant = table.groups[split.model], split.model
+        else:
+            variant = "control"
+    config = group.config
+    tenant = principal.key.tenant_slug if principal and principal.key else None
+    return Plan(
+        groups=(group, *(table.groups[n] for n in config.fallbacks if allowed(n))),
+        context_fallbacks=tuple(
+            table.groups[n] for n in config.context_window_fallbacks if allowed(n)
+        ),
+        pins=table.config.tenant_tags.get(tenant, {}) if tenant else {},
+        variant=variant,
+        router=table.config.router,
+    )
+
+
+def _policy(
+    table: RoutingTable,
+    policy: str,
+    mode: str,
+    allowed: Callable[[str], bool],
+    board: HealthBoard,
+) -> ModelGroup:
+    candidates = [g for g in table.groups.values() if g.mode == mode and allowed(g.name)]
+    if not candidates:
+        raise ModelNotFound(f"No model is available for `{policy}`.", param="model")
+
+    def cost(g: ModelGroup) -> float:
+        return float(min(d.price.input + d.price.output for d in g.deployments))
+
+    def quality(g: ModelGroup) -> float:
+        return max((d.quality or 0.0) for d in g.deployments)
+
+    def latency(g: ModelGroup) -> float:
+        known = [h.latency for d in g.deployments if (h := board.get(d.id)).latency is not None]
+        return min(known) if known else float("inf")
+
+    if policy == "cheapest":
+        return min(candidates, key=cost)
+    if policy == "best":
+        return max(candidates, key=quality)
+    if policy == "fastest":
+        return min(candidates, key=latency)
+    return max(candidates, key=lambda g: _balanced(g, candidates, cost, quality, latency))
+
+
+def _balanced(
+    group: ModelGroup,
+    candidates: list[ModelGroup],
+    cost: Callable[[ModelGroup], float],
+    quality: Callable[[ModelGroup], float],
+    latency: Callable[[ModelGroup], float],
+) -> float:
+    """Quality, less cost and latency, each as a share of the largest among candidates."""
+
+    def share(measure: Callable[[ModelGroup], float]) -> float:
+        values = [measure(g) for g in candidates if measure(g) != float("inf")]
+        top = max(values, default=0.0)
+        value = measure(group)
+        return 1.0 if value == float("inf") else (value / top if top else 0.0)
+
+    return share(quality) - share(cost) - share(latency)
