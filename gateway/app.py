@@ -25,6 +25,7 @@ from gateway.auth import invalidation
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
+from gateway.cache.backend import MemoryCache
 from gateway.config import GatewayConfig, UpstreamConfig
 from gateway.credentials import Credentials
 from gateway.demo import DemoTransport
@@ -55,11 +56,15 @@ def create_app(
     key_use = KeyUseRecorder(lambda: app[POOL])
     holder = RoutingHolder(RoutingTable(routing))
     board = HealthBoard(routing.router.breaker)
-    app.middlewares.extend(chain(credentials.master_key, key_cache, key_use, holder, board))
+    metrics = Metrics()
+    response_cache = MemoryCache(config.cache.max_bytes)
+    app.middlewares.extend(
+        chain(credentials.master_key, key_cache, key_use, holder, board, response_cache, metrics)
+    )
     app[CONFIG] = config
     app[ROUTING] = holder
     app[HEALTH] = board
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics
     app[KEY_CACHE] = key_cache
     app[KEY_USE] = key_use
     app.on_response_prepare.append(stamp_response)

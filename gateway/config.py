@@ -85,6 +85,13 @@ class RedisConfig(_Frozen):
     url: SecretStr | None = None
 
 
+class CacheConfig(_Frozen):
+    """Where response cache entries live; what is cached is routing.yaml's business."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    max_bytes: int = Field(64 * 1024 * 1024, ge=0)  # memory backend
+
+
 class LoggingConfig(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -97,6 +104,7 @@ class GatewayConfig(_Frozen):
     auth: AuthConfig = AuthConfig()
     database: DatabaseConfig = DatabaseConfig()
     redis: RedisConfig = RedisConfig()
+    cache: CacheConfig = CacheConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -52,6 +52,13 @@ class Metrics:
             registry=r,
         )
 
+        self.cache_errors = Counter(
+            "model_bridge_cache_errors",
+            "Response cache backend failures",
+            ("operation",),
+            registry=r,
+        )
+
     async def handle_scrape(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})

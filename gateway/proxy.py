@@ -19,6 +19,7 @@ from aiohttp import web
 from gateway import sse
 from gateway.adapters.base import Json, Operation
 from gateway.appkeys import METRICS, TRANSPORTS
+from gateway.cache.replay import StreamAssembler
 from gateway.context import CTX, RequestContext
 from gateway.errors import (
     InvalidRequest,
@@ -89,6 +90,8 @@ async def _relay_whole(
     )
     data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
     ctx.usage = data.get("usage")
+    if ctx.collect_response:
+        ctx.completed = data
     _count_tokens(metrics, deployment, ctx.usage)
     return web.Response(body=orjson.dumps(data), content_type="application/json")
 
@@ -105,20 +108,25 @@ async def _relay_stream(
 ) -> web.StreamResponse:
     translator = deployment.adapter.stream_translator(operation, payload, deployment.target)
     parser = sse.SSEParser()
+    assembler = StreamAssembler() if ctx.collect_response else None
     response: web.StreamResponse | None = None
     waited_since = time.perf_counter()
     labels = (deployment.provider, deployment.public_model)
     try:
         try:
             async for raw in call.chunks():
-                out = [sse.encode(c) for data in parser.feed(raw) for c in translator.feed(data)]
-                if not out:
+                chunks = [c for data in parser.feed(raw) for c in translator.feed(data)]
+                if not chunks:
                     continue
+                if assembler is not None:
+                    for chunk in chunks:
+                        assembler.add(chunk)
+                out = [sse.encode(c) for c in chunks]
                 if response is None:
                     ctx.upstream_seconds += time.perf_counter() - waited_since
                     ctx.first_byte_seconds = time.perf_counter() - started
                     metrics.time_to_first_token.labels(*labels).observe(ctx.first_byte_seconds)
-                    response = await _start_stream(request)
+                    response = await start_stream(request)
                 await response.write(b"".join(out))
             if not translator.finished:
                 raise UpstreamProtocolError(
@@ -133,8 +141,11 @@ async def _relay_stream(
             await response.write(b"data: " + error_body_bytes(exc) + b"\n\n")
             return response
         if response is None:
-            response = await _start_stream(request)
+            response = await start_stream(request)
         tail = b"".join(sse.encode(c) for c in translator.close())
+        if assembler is not None:
+            assembler.usage = translator.usage
+            ctx.completed = assembler.result()
         await response.write(tail + sse.DONE)
         await response.write_eof()
     except ConnectionResetError:
@@ -146,7 +157,7 @@ async def _relay_stream(
     return response if response is not None else web.Response(status=499)
 
 
-async def _start_stream(request: web.Request) -> web.StreamResponse:
+async def start_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=200, headers=_STREAM_HEADERS)
     await response.prepare(request)
     return response

@@ -12,8 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
-from gateway.config import GatewayConfig, RoutingConfig
+from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
+from gateway.routing.schema import RoutingConfig
 
 pytest_plugins = ["tests.pg"]
 

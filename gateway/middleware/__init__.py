@@ -7,7 +7,9 @@ from aiohttp.typedefs import Middleware
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
-from gateway.middleware import auth, errors, failover, request_id, routing
+from gateway.cache.backend import ResponseCache
+from gateway.metrics import Metrics
+from gateway.middleware import auth, cache, errors, failover, request_id, routing
 from gateway.routing.health import HealthBoard
 from gateway.routing.table import RoutingHolder
 
@@ -18,6 +20,8 @@ def chain(
     key_use: KeyUseRecorder,
     routing_holder: RoutingHolder,
     board: HealthBoard,
+    response_cache: ResponseCache,
+    metrics: Metrics,
 ) -> tuple[Middleware, ...]:
     return (
         # Outermost, so that every failure below, including a bug, is rendered the one way.
@@ -28,6 +32,9 @@ def chain(
         auth.make_middleware(master_key, keys, key_use),
         # Needs the caller (allowed models, pinned tags); yields the plan failover walks.
         routing.make_middleware(routing_holder, board),
+        # After routing: the key names the resolved group, and a hit never skips the model
+        # permission check or region pins. Before failover: a hit costs no attempt.
+        cache.make_middleware(response_cache, metrics),
         # Innermost: each attempt re-enters only the proxy, never the stages above.
         failover.make_middleware(board),
     )

@@ -1,0 +1,1 @@
+"""The exact-match response cache: keys, backends, and replaying entries as streams."""
