@@ -30,7 +30,7 @@ DSN_ENV_VAR = "MODEL_BRIDGE_DATABASE_URL"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config, routing = _load(args)
+        config, routing, routing_path = _load(args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if args.as_worker or config.server.workers == 1:
-        server.run_worker(config, routing, credentials, dsn, reuse_port=args.as_worker)
+        server.run_worker(
+            config, routing, credentials, dsn, routing_path, reuse_port=args.as_worker
+        )
         return 0
     # Workers share what was resolved here: the database (an embedded one is running now)
     # and the credentials.
@@ -92,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig]:
+def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig, Path | None]:
     config_path = _path(args.config, "MODEL_BRIDGE_CONFIG", DEFAULT_CONFIG)
     routing_path = _path(args.routing, "MODEL_BRIDGE_ROUTING", DEFAULT_ROUTING)
     config = load_gateway_config(config_path)
@@ -102,7 +104,7 @@ def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig]:
         "port": getattr(args, "port", None) or os.environ.get("MODEL_BRIDGE_PORT"),
         "workers": getattr(args, "workers", None),
     }
-    return with_server_overrides(config, overrides), routing
+    return with_server_overrides(config, overrides), routing, routing_path
 
 
 def _database_url(config: GatewayConfig) -> str | None:

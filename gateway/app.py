@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -18,6 +21,7 @@ from gateway.appkeys import (
     KEY_USE,
     METRICS,
     POOL,
+    RELOADER,
     ROUTING,
     TRANSPORTS,
 )
@@ -26,26 +30,31 @@ from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import MemoryCache
-from gateway.config import GatewayConfig, UpstreamConfig
+from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
-from gateway.demo import DemoTransport
 from gateway.metrics import Metrics
 from gateway.middleware import chain
 from gateway.middleware.request_id import stamp_response
 from gateway.routes import add_routes
 from gateway.routing.health import HealthBoard
-from gateway.routing.schema import ProviderConfig, RoutingConfig
+from gateway.routing.reload import Reloader
+from gateway.routing.schema import RoutingConfig
 from gateway.routing.table import RoutingHolder, RoutingTable
 from gateway.store import keys as key_store
 from gateway.store.database import create_pool
 from gateway.store.migrations import migrate
-from gateway.upstream import HttpTransport, Transport
+from gateway.transports import TransportPool
 
 
 def create_app(
-    config: GatewayConfig, routing: RoutingConfig, credentials: Credentials, dsn: str
+    config: GatewayConfig,
+    routing: RoutingConfig,
+    credentials: Credentials,
+    dsn: str,
+    routing_path: Path | None = None,
 ) -> web.Application:
-    """`dsn` is resolved by the caller (an embedded server is started before any worker)."""
+    """`dsn` is resolved by the caller (an embedded server is started before any worker);
+    `routing_path` is the file `routing` came from, watched for changes (None: not watched)."""
     app = web.Application(client_max_size=config.server.max_body_bytes)
 
     async def load_key(key_hash: bytes) -> KeyInfo | None:
@@ -61,8 +70,11 @@ def create_app(
     app.middlewares.extend(
         chain(credentials.master_key, key_cache, key_use, holder, board, response_cache, metrics)
     )
+    transports = TransportPool(config.upstream)
     app[CONFIG] = config
     app[ROUTING] = holder
+    app[TRANSPORTS] = transports
+    app[RELOADER] = Reloader(holder, routing_path, transports, metrics)
     app[HEALTH] = board
     app[METRICS] = metrics
     app[KEY_CACHE] = key_cache
@@ -73,6 +85,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_key_invalidation)
     app.cleanup_ctx.append(_transports)
+    app.cleanup_ctx.append(_routing_reloads)
     app.cleanup_ctx.append(_key_use_writer)
     add_routes(app)
     app.add_subapp(
@@ -103,13 +116,25 @@ async def _key_invalidation(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _transports(app: web.Application) -> AsyncIterator[None]:
-    providers = app[ROUTING].table.config.providers
-    upstream = app[CONFIG].upstream
-    transports = {name: _transport(name, p, upstream) for name, p in providers.items()}
-    app[TRANSPORTS] = transports
+    app[TRANSPORTS].sync(app[ROUTING].table.config.providers)
     yield
-    for transport in transports.values():
-        await transport.close()
+    await app[TRANSPORTS].close()
+
+
+async def _routing_reloads(app: web.Application) -> AsyncIterator[None]:
+    """The file watcher, and SIGHUP where the process may take signals (the main thread)."""
+    reloader = app[RELOADER]
+    watcher = asyncio.create_task(reloader.watch())
+    loop = asyncio.get_running_loop()
+    hangup = threading.current_thread() is threading.main_thread()
+    if hangup:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload()))
+    yield
+    if hangup:
+        loop.remove_signal_handler(signal.SIGHUP)
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
 
 
 async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:
@@ -119,9 +144,3 @@ async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await app[KEY_USE].flush()  # the last batch, so no use is lost on shutdown
-
-
-def _transport(name: str, provider: ProviderConfig, upstream: UpstreamConfig) -> Transport:
-    if provider.adapter == "demo":
-        return DemoTransport()
-    return HttpTransport(name, upstream)

@@ -11,12 +11,14 @@ from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
 from gateway.metrics import Metrics
 from gateway.routing.health import HealthBoard
+from gateway.routing.reload import Reloader
 from gateway.routing.table import RoutingHolder
-from gateway.upstream import Transport
+from gateway.transports import TransportPool
 
 CONFIG = web.AppKey("config", GatewayConfig)
 ROUTING = web.AppKey("routing", RoutingHolder)
-TRANSPORTS = web.AppKey("transports", dict[str, Transport])
+TRANSPORTS = web.AppKey("transports", TransportPool)
+RELOADER = web.AppKey("reloader", Reloader)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthBoard)
 DSN = web.AppKey("dsn", str)

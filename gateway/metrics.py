@@ -59,6 +59,13 @@ class Metrics:
             registry=r,
         )
 
+        self.routing_reloads = Counter(
+            "model_bridge_routing_reloads",
+            "Routing file reloads by result",
+            ("result",),
+            registry=r,
+        )
+
     async def handle_scrape(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvloop
 from aiohttp import web
@@ -30,10 +31,11 @@ def run_worker(
     routing: RoutingConfig,
     credentials: Credentials,
     dsn: str,
+    routing_path: Path | None,
     *,
     reuse_port: bool,
 ) -> None:
-    app = create_app(config, routing, credentials, dsn)
+    app = create_app(config, routing, credentials, dsn, routing_path)
     server = config.server
     logger.info("listening on http://%s:%s (pid %s)", server.host, server.port, os.getpid())
     web.run_app(
@@ -58,15 +60,19 @@ def supervise(worker_argv: Sequence[str], workers: int, env: dict[str, str]) -> 
     children = [subprocess.Popen(worker_argv, env=env) for _ in range(workers)]  # noqa: S603
     stopping = False
 
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def relay(signum: int, _frame: object) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        relay(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, relay)  # reload the routing file in every worker
     status = 0
     pending = list(children)
     while pending:
@@ -80,7 +86,7 @@ def supervise(worker_argv: Sequence[str], workers: int, env: dict[str, str]) -> 
             status = 1
             if not stopping:
                 logger.error("worker %s exited with %s; stopping", pid, exited[0].returncode)
-                forward(signal.SIGTERM, None)
+                stop(signal.SIGTERM, None)
     return status
 
 

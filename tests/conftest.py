@@ -97,7 +97,7 @@ async def start_gateway(tmp_path: Any, pg_dsn: str) -> AsyncIterator[GatewayFact
     processes do."""
     servers: list[TestServer] = []
 
-    async def start(routing: dict[str, Any], **settings: Any) -> str:
+    async def start(routing: dict[str, Any], routing_path: Any = None, **settings: Any) -> str:
         config = GatewayConfig.model_validate(
             {"server": {"data_dir": str(tmp_path / "data")}, **settings}
         )
