@@ -145,17 +145,17 @@ class OpenAIStreamTranslator:
         if not (self._wants_usage and self.usage is not None and self._last is not None):
             return []
         last = self._last
-        return [
-            {
-                "id": last.get("id", ""),
-                "object": last.get("object") or _chunk_object(self._chat),
-                "created": last.get("created", 0),
-                "model": last.get("model", ""),
-                "system_fingerprint": last.get("system_fingerprint"),
-                "choices": [],
-                "usage": self.usage,
-            }
-        ]
+        chunk: Json = {
+            "id": last.get("id", ""),
+            "object": last.get("object") or _chunk_object(self._chat),
+            "created": last.get("created", 0),
+            "model": last.get("model", ""),
+            "choices": [],
+            "usage": self.usage,
+        }
+        if last.get("system_fingerprint"):  # optional in the spec, but never null
+            chunk["system_fingerprint"] = last["system_fingerprint"]
+        return [chunk]
 
 
 def _chunk_object(chat: bool) -> str:
