@@ -24,6 +24,7 @@ from gateway.appkeys import (
     RELOADER,
     ROUTING,
     TRANSPORTS,
+    USAGE_WRITER,
 )
 from gateway.auth import invalidation
 from gateway.auth.key_cache import KeyCache
@@ -32,6 +33,7 @@ from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import MemoryCache
 from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
+from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.middleware import chain
 from gateway.middleware.request_id import stamp_response
@@ -67,9 +69,20 @@ def create_app(
     board = HealthBoard(routing.router.breaker)
     metrics = Metrics()
     response_cache = MemoryCache(config.cache.max_bytes)
+    usage_writer = UsageWriter(lambda: app[POOL], config.server.data_dir / "usage-journal", metrics)
     app.middlewares.extend(
-        chain(credentials.master_key, key_cache, key_use, holder, board, response_cache, metrics)
+        chain(
+            credentials.master_key,
+            key_cache,
+            key_use,
+            holder,
+            board,
+            response_cache,
+            metrics,
+            usage_writer,
+        )
     )
+    app[USAGE_WRITER] = usage_writer
     transports = TransportPool(config.upstream)
     app[CONFIG] = config
     app[ROUTING] = holder
@@ -87,6 +100,7 @@ def create_app(
     app.cleanup_ctx.append(_transports)
     app.cleanup_ctx.append(_routing_reloads)
     app.cleanup_ctx.append(_key_use_writer)
+    app.cleanup_ctx.append(_usage_writer)
     add_routes(app)
     app.add_subapp(
         ADMIN_API_PREFIX,
@@ -135,6 +149,16 @@ async def _routing_reloads(app: web.Application) -> AsyncIterator[None]:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+
+
+async def _usage_writer(app: web.Application) -> AsyncIterator[None]:
+    writer = app[USAGE_WRITER]
+    task = asyncio.create_task(writer.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await writer.close()  # after the server drained: every request's record is queued
 
 
 async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:

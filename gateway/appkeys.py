@@ -9,6 +9,7 @@ from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
+from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.routing.health import HealthBoard
 from gateway.routing.reload import Reloader
@@ -19,6 +20,7 @@ CONFIG = web.AppKey("config", GatewayConfig)
 ROUTING = web.AppKey("routing", RoutingHolder)
 TRANSPORTS = web.AppKey("transports", TransportPool)
 RELOADER = web.AppKey("reloader", Reloader)
+USAGE_WRITER = web.AppKey("usage_writer", UsageWriter)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthBoard)
 DSN = web.AppKey("dsn", str)

@@ -46,6 +46,7 @@ class RequestContext:
     upstream_seconds: float = 0.0
     first_byte_seconds: float | None = None
     usage: dict[str, Any] | None = None
+    streamed_text: str = ""  # only when the provider reported no usage
     collect_response: bool = False  # the cache wants the whole answer, even of a stream
     completed: dict[str, Any] | None = None
     error: GatewayError | None = None

@@ -15,7 +15,7 @@ from gateway.secret_files import load_or_create
 
 MIN_TOKEN_SECRET_BYTES = 32
 MASTER_KEY_ENV = "MODEL_BRIDGE_MASTER_KEY"
-TOKEN_SECRET_ENV = "MODEL_BRIDGE_ADMIN_TOKEN_SECRET"  # noqa: S105 (a variable name)
+TOKEN_SECRET_ENV = "MODEL_BRIDGE_ADMIN_TOKEN_SECRET"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ Names follow the OpenTelemetry GenAI conventions where one exists; every label s
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -63,6 +63,21 @@ class Metrics:
             "model_bridge_routing_reloads",
             "Routing file reloads by result",
             ("result",),
+            registry=r,
+        )
+
+        self.usage_queue_depth = Gauge(
+            "model_bridge_usage_queue_depth", "Usage records waiting to be written", registry=r
+        )
+        self.usage_written = Counter(
+            "model_bridge_usage_records_written", "Usage records written", registry=r
+        )
+        self.usage_write_failures = Counter(
+            "model_bridge_usage_write_failures", "Failed usage batch writes", registry=r
+        )
+        self.usage_dropped_to_journal = Counter(
+            "model_bridge_usage_journal_only",
+            "Usage records kept only in the journal because the queue was full",
             registry=r,
         )
 

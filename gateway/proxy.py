@@ -153,6 +153,8 @@ async def _relay_stream(
         ctx.client_disconnected = True
     metrics.upstream_latency.labels(*labels).observe(time.perf_counter() - started)
     ctx.usage = translator.usage
+    if ctx.usage is None:
+        ctx.streamed_text = "".join(translator.text_parts)
     _count_tokens(metrics, deployment, ctx.usage)
     return response if response is not None else web.Response(status=499)
 

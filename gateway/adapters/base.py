@@ -41,12 +41,14 @@ class UpstreamRequest:
 class StreamTranslator(Protocol):
     """One upstream SSE `data` payload in, zero or more OpenAI chunks out; state explicit.
 
-    `usage` is the token usage seen so far (None until the provider reports it), and
-    `finished` tells a clean end of stream from a dropped connection.
+    `usage` is the token usage seen so far (None until the provider reports it),
+    `finished` tells a clean end of stream from a dropped connection, and `text_parts` is
+    the generated text, for counting when the provider reports no usage.
     """
 
     usage: Json | None
     finished: bool
+    text_parts: list[str]
 
     def feed(self, data: bytes) -> list[Json]: ...
 

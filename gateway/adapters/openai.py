@@ -113,6 +113,7 @@ class OpenAIStreamTranslator:
         self._chat = operation == "chat"
         self._wants_usage = client_wants_usage
         self._last: Json | None = None
+        self.text_parts: list[str] = []
 
     def feed(self, data: bytes) -> list[Json]:
         if data == b"[DONE]":
@@ -137,8 +138,12 @@ class OpenAIStreamTranslator:
         _normalize_chunk(chunk, self._chat)
         if self._wants_usage:
             chunk["usage"] = None
-        if any(c.get("finish_reason") for c in choices):
-            self.finished = True
+        for choice in choices:
+            if choice.get("finish_reason"):
+                self.finished = True
+            text = choice["delta"].get("content") if self._chat else choice.get("text")
+            if text:
+                self.text_parts.append(text)
         return [chunk]
 
     def close(self) -> list[Json]:

@@ -8,8 +8,9 @@ from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import ResponseCache
+from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
-from gateway.middleware import auth, cache, errors, failover, request_id, routing
+from gateway.middleware import auth, cache, errors, failover, metering, request_id, routing
 from gateway.routing.health import HealthBoard
 from gateway.routing.table import RoutingHolder
 
@@ -22,6 +23,7 @@ def chain(
     board: HealthBoard,
     response_cache: ResponseCache,
     metrics: Metrics,
+    usage_writer: UsageWriter,
 ) -> tuple[Middleware, ...]:
     return (
         # Outermost, so that every failure below, including a bug, is rendered the one way.
@@ -30,6 +32,8 @@ def chain(
         request_id.make_middleware(),
         # Before any work is spent on the request, and before anything reads the body.
         auth.make_middleware(master_key, keys, key_use),
+        # Wraps everything that can consume tokens, so each request yields one record.
+        metering.make_middleware(usage_writer),
         # Needs the caller (allowed models, pinned tags); yields the plan failover walks.
         routing.make_middleware(routing_holder, board),
         # After routing: the key names the resolved group, and a hit never skips the model

@@ -56,11 +56,22 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for type_name in ("jsonb", "json"):
-        await conn.set_type_codec(
-            type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
-        )
+    # Binary codecs: COPY (the usage writer) speaks only the binary format.
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
+        format="binary",
+    )
+    await conn.set_type_codec(
+        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
 
 
-def _encode_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+_JSONB_VERSION = b"\x01"  # jsonb's binary form: a version byte, then the JSON text
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return _JSONB_VERSION + orjson.dumps(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(data[1:])

@@ -1,0 +1,1 @@
+"""Usage: one record per client request, priced exactly, written in batches, never lost."""

@@ -1,0 +1,78 @@
+"""The usage record: what one client request consumed, and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    at: float  # epoch seconds, when the request arrived
+    tenant_id: str | None = None
+    key_id: str | None = None
+    user_id: str | None = None
+    requested_model: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    deployment: str | None = None
+    variant: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    token_source: str = "provider"
+    cost_usd: Decimal = Decimal(0)
+    ttfb_ms: float | None = None
+    latency_ms: float = 0.0
+    status: int = 0
+    cache_hit: bool = False
+    attempts: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, line: bytes) -> UsageRecord:
+        data = orjson.loads(line)
+        data["cost_usd"] = Decimal(data["cost_usd"])
+        return cls(**data)
+
+    def to_row(self) -> tuple[Any, ...]:
+        """Column values in `COLUMNS` order, typed for asyncpg's COPY."""
+        return (
+            self.request_id,
+            datetime.fromtimestamp(self.at, UTC),
+            _uuid(self.tenant_id),
+            _uuid(self.key_id),
+            _uuid(self.user_id),
+            self.requested_model,
+            self.model,
+            self.provider,
+            self.deployment,
+            self.variant,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.token_source,
+            self.cost_usd,
+            self.ttfb_ms,
+            self.latency_ms,
+            self.status,
+            self.cache_hit,
+            self.attempts,
+            self.tags,
+        )
+
+
+COLUMNS = tuple(f.name for f in fields(UsageRecord))
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
