@@ -21,6 +21,7 @@ from gateway.credentials import resolve_credentials
 from gateway.demo import demo_routing
 from gateway.routing.schema import RoutingConfig
 from gateway.store.database import create_pool, resolve_dsn
+from gateway.store.migrations import migrate
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
 DEFAULT_ROUTING = Path("config/routing.yaml")
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 async def _manage(dsn: str, args: argparse.Namespace) -> int:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
+        if args.command != "migrate":  # the commands need the current schema, as serve does
+            async with pool.acquire() as connection:
+                await migrate(connection)
         return await admin_cli.run(admin_cli.command_for(args), pool, args)
     finally:
         await pool.close()
@@ -88,10 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
     commands.add_parser("check-config", help="validate the config files, exit 0 or 1")
     admin_cli.add_commands(commands)
-    for command in commands.choices.values():
+    for command in _leaves(parser):
         command.add_argument("--config", type=Path, help="gateway.yaml (env MODEL_BRIDGE_CONFIG)")
         command.add_argument("--routing", type=Path, help="routing.yaml (env MODEL_BRIDGE_ROUTING)")
     return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that end a command line, so `--config` may follow the whole command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return [leaf for child in action.choices.values() for leaf in _leaves(child)]
+    return [parser]
 
 
 def _load(args: argparse.Namespace) -> tuple[GatewayConfig, RoutingConfig, Path | None]:

@@ -58,7 +58,10 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Binary codecs: COPY (the usage writer) speaks only the binary format.
     await conn.set_type_codec(
-        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
         format="binary",
     )
     await conn.set_type_codec(
