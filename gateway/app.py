@@ -36,7 +36,7 @@ from gateway.credentials import Credentials
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.middleware import chain
-from gateway.middleware.request_id import stamp_response
+from gateway.middleware.request_id import make_stamp
 from gateway.routes import add_routes
 from gateway.routing.health import HealthBoard
 from gateway.routing.reload import Reloader
@@ -92,7 +92,7 @@ def create_app(
     app[METRICS] = metrics
     app[KEY_CACHE] = key_cache
     app[KEY_USE] = key_use
-    app.on_response_prepare.append(stamp_response)
+    app.on_response_prepare.append(make_stamp(metrics))
     # Resources in dependency order; aiohttp tears them down in reverse.
     app[DSN] = dsn
     app.cleanup_ctx.append(_database)

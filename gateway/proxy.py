@@ -18,7 +18,6 @@ from aiohttp import web
 
 from gateway import sse
 from gateway.adapters.base import Json, Operation
-from gateway.appkeys import METRICS, TRANSPORTS
 from gateway.cache.replay import StreamAssembler
 from gateway.context import CTX, RequestContext
 from gateway.errors import (
@@ -30,6 +29,7 @@ from gateway.errors import (
 from gateway.metrics import Metrics
 from gateway.payload import read_payload
 from gateway.routing.table import Deployment
+from gateway.transports import TransportPool
 from gateway.upstream import UpstreamCall
 
 _STREAM_HEADERS = {
@@ -39,7 +39,9 @@ _STREAM_HEADERS = {
 }
 
 
-def handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def handler(
+    operation: Operation, transports: TransportPool, metrics: Metrics
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def proxy(request: web.Request) -> web.StreamResponse:
         ctx = request[CTX]
         payload = await read_payload(request, operation)
@@ -50,8 +52,7 @@ def handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.Strea
         upstream_request = deployment.adapter.to_upstream_request(
             operation, payload, deployment.target
         )
-        transport = request.config_dict[TRANSPORTS][deployment.provider]
-        metrics = request.config_dict[METRICS]
+        transport = transports[deployment.provider]
         started = time.perf_counter()
         try:
             call = await transport.open(upstream_request)
@@ -85,7 +86,7 @@ async def _relay_whole(
     now = time.perf_counter()
     ctx.upstream_seconds += now - before
     ctx.first_byte_seconds = now - started
-    metrics.upstream_latency.labels(deployment.provider, deployment.public_model).observe(
+    metrics.child(metrics.upstream_latency, deployment.provider, deployment.public_model).observe(
         now - started
     )
     data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
@@ -125,7 +126,9 @@ async def _relay_stream(
                 if response is None:
                     ctx.upstream_seconds += time.perf_counter() - waited_since
                     ctx.first_byte_seconds = time.perf_counter() - started
-                    metrics.time_to_first_token.labels(*labels).observe(ctx.first_byte_seconds)
+                    metrics.child(metrics.time_to_first_token, *labels).observe(
+                        ctx.first_byte_seconds
+                    )
                     response = await start_stream(request)
                 await response.write(b"".join(out))
             if not translator.finished:
@@ -151,7 +154,7 @@ async def _relay_stream(
     except ConnectionResetError:
         # The client went away mid-stream: not an error of ours; stop reading upstream.
         ctx.client_disconnected = True
-    metrics.upstream_latency.labels(*labels).observe(time.perf_counter() - started)
+    metrics.child(metrics.upstream_latency, *labels).observe(time.perf_counter() - started)
     ctx.usage = translator.usage
     if ctx.usage is None:
         ctx.streamed_text = "".join(translator.text_parts)
@@ -189,4 +192,4 @@ def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:
     for kind, field in (("input", "prompt_tokens"), ("output", "completion_tokens")):
         count = usage.get(field)
         if isinstance(count, int) and count > 0:
-            metrics.tokens.labels(deployment.public_model, kind).inc(count)
+            metrics.child(metrics.tokens, deployment.public_model, kind).inc(count)

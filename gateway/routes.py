@@ -6,16 +6,17 @@ import orjson
 from aiohttp import web
 
 from gateway import proxy
-from gateway.appkeys import METRICS, ROUTING
+from gateway.appkeys import METRICS, ROUTING, TRANSPORTS
 from gateway.context import CTX
 from gateway.errors import ModelNotFound
+from gateway.payload import OPERATIONS
 from gateway.routing.table import ModelGroup
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", proxy.handler("chat"))
-    app.router.add_post("/v1/completions", proxy.handler("completions"))
-    app.router.add_post("/v1/embeddings", proxy.handler("embeddings"))
+    transports, metrics = app[TRANSPORTS], app[METRICS]
+    for path, operation in OPERATIONS.items():
+        app.router.add_post(path, proxy.handler(operation, transports, metrics))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", get_model)
     app.router.add_get("/health/live", live)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,8 @@ class UsageRecord:
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self), default=str)
+        # orjson serialises dataclasses natively, an order of magnitude faster than asdict.
+        return orjson.dumps(self, default=str)
 
     @classmethod
     def from_json(cls, line: bytes) -> UsageRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import Adapter, Target
@@ -64,6 +65,9 @@ class RoutingTable:
         self.groups: Mapping[str, ModelGroup] = {
             name: self._group(name, model) for name, model in config.models.items()
         }
+        # Plans derived from this table, memoised by the planner (bounded by the distinct
+        # model x allowed-models x tenant combinations in use).
+        self.plans: dict[tuple[object, ...], Any] = {}
 
     def resolve(self, name: str) -> ModelGroup:
         """A model or an explicit alias; the built-in policy aliases are the router's."""

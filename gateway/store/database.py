@@ -35,7 +35,8 @@ def resolve_dsn(url: str | None, data_dir: Path) -> str:
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
 
-    uri: str = pgserver.get_server(data_dir / "postgres").get_uri()
+    server = pgserver.get_server(data_dir / "postgres")  # type: ignore[attr-defined]
+    uri: str = server.get_uri()
     logger.info("embedded PostgreSQL with data in %s", data_dir / "postgres")
     return uri
 
