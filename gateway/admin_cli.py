@@ -11,16 +11,17 @@ import argparse
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
+from gateway.admin_api.usage import parse_group_by
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.management import keys as manage_keys
 from gateway.management import tenants as manage_tenants
 from gateway.management import users as manage_users
-from gateway.store import audit, keys, tenants, users
+from gateway.store import audit, keys, tenants, usage, users
 from gateway.store.audit import Actor, AuditFilter
 from gateway.store.keys import KeySettings
 from gateway.store.migrations import migrate
@@ -78,6 +79,16 @@ def add_commands(commands: Any) -> None:
     key.add_parser("list").add_argument("--tenant", required=True)
     key.add_parser("revoke").add_argument("key", help="key id or display prefix")
 
+    report = commands.add_parser("usage", help="usage and cost, grouped")
+    report.add_argument("--tenant", help="one tenant (default: all)")
+    report.add_argument(
+        "--group-by",
+        default="day",
+        help="day, hour, model, provider, deployment, key, user, variant or tag:NAME",
+    )
+    report.add_argument("--since", type=_date, help="ISO date (default: 30 days ago)")
+    report.add_argument("--until", type=_date, help="ISO date (default: now)")
+
     audit_list = (
         commands.add_parser("audit", help="read the audit log")
         .add_subparsers(dest="action", required=True)
@@ -89,7 +100,7 @@ def add_commands(commands: Any) -> None:
 
 
 def command_for(args: argparse.Namespace) -> Command:
-    name = args.command if args.command == "migrate" else f"{args.command}_{args.action}"
+    name = args.command if args.command in ("migrate", "usage") else f"{args.command}_{args.action}"
     return _COMMANDS[name.replace("-", "_")]
 
 
@@ -231,8 +242,40 @@ async def _audit_list(pool: Any, args: argparse.Namespace) -> None:
     )
 
 
+async def _usage(pool: Any, args: argparse.Namespace) -> None:
+    tenant_id = (await manage_tenants.get(pool, args.tenant)).id if args.tenant else None
+    dimension, tag = parse_group_by(args.group_by)
+    until = args.until or datetime.now(UTC)
+    since = args.since or until - timedelta(days=30)
+    rows = await usage.report(pool, tenant_id, since, until, dimension, tag)
+    _table(
+        (
+            args.group_by.upper(),
+            "REQUESTS",
+            "ERRORS",
+            "CACHE HITS",
+            "PROMPT TOK",
+            "COMPLETION TOK",
+            "COST USD",
+        ),
+        [
+            (
+                r["bucket"] or "-",
+                r["requests"],
+                r["errors"],
+                r["cache_hits"],
+                r["prompt_tokens"],
+                r["completion_tokens"],
+                f"{r['cost_usd']:.6f}",
+            )
+            for r in rows
+        ],
+    )
+
+
 _COMMANDS: dict[str, Command] = {
     "migrate": _migrate,
+    "usage": _usage,
     "tenants_create": _tenants_create,
     "tenants_list": _tenants_list,
     "tenants_suspend": _tenants_suspend,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.admin_api import access, audit, keys, members, routing, session, tenants, users
+from gateway.admin_api import (
+    access,
+    audit,
+    keys,
+    members,
+    routing,
+    session,
+    tenants,
+    usage,
+    users,
+)
 from gateway.admin_api.throttle import LoginThrottle
 
 PREFIX = "/admin/api"
@@ -31,9 +41,11 @@ def create_admin_api(master_key: str, token_secret: str) -> web.Application:
     r.add_get("/tenants/{tenant}/keys/{key_id}", keys.get_key)
     r.add_post("/tenants/{tenant}/keys/{key_id}/revoke", keys.revoke_key)
     r.add_get("/tenants/{tenant}/audit", audit.tenant_audit)
+    r.add_get("/tenants/{tenant}/usage", usage.tenant_usage)
     r.add_get("/users", users.list_users)
     r.add_post("/users", users.create_user)
     r.add_get("/audit", audit.platform_audit)
+    r.add_get("/usage", usage.platform_usage)
     r.add_get("/routing", routing.routing_state)
     r.add_post("/routing/reload", routing.reload_routing)
     return api
