@@ -181,7 +181,7 @@ def main() -> None:
     results: dict[str, dict[str, list[dict[str, float | None]]]] = {}
     with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp, servers(Path(tmp)) as targets:
         for scenario, body in SCENARIOS.items():
-            for name, (url, process, key) in targets.items():  # warm-up, not counted
+            for url, process, key in targets.values():  # warm-up, not counted
                 warm = argparse.Namespace(**{**vars(args), "requests": 300})
                 measure(url, process, key, body, warm)
             for _ in range(args.rounds):
