@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from redis import asyncio as aioredis
 
 from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
 from gateway.admin_api.routes import create_admin_api
@@ -33,9 +34,12 @@ from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import MemoryCache
 from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
+from gateway.limits.buckets import Limiter
+from gateway.limits.memory import MemoryLimiter
+from gateway.limits.redis_limiter import RedisLimiter
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
-from gateway.middleware import chain
+from gateway.middleware import ChainDeps, chain
 from gateway.middleware.request_id import make_stamp
 from gateway.routes import add_routes
 from gateway.routing.health import HealthBoard
@@ -72,16 +76,21 @@ def create_app(
     usage_writer = UsageWriter(lambda: app[POOL], config.server.data_dir / "usage-journal", metrics)
     app.middlewares.extend(
         chain(
-            credentials.master_key,
-            key_cache,
-            key_use,
-            holder,
-            board,
-            response_cache,
-            metrics,
-            usage_writer,
+            ChainDeps(
+                config=config,
+                master_key=credentials.master_key,
+                keys=key_cache,
+                key_use=key_use,
+                limiter=_limiter(app, config, metrics),
+                usage_writer=usage_writer,
+                routing=holder,
+                health=board,
+                response_cache=response_cache,
+                metrics=metrics,
+            )
         )
     )
+
     app[USAGE_WRITER] = usage_writer
     transports = TransportPool(config.upstream)
     app[CONFIG] = config
@@ -168,3 +177,25 @@ async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await app[KEY_USE].flush()  # the last batch, so no use is lost on shutdown
+
+
+def _limiter(app: web.Application, config: GatewayConfig, metrics: Metrics) -> Limiter:
+    if config.limits.backend == "memory" or config.redis.url is None:
+        return MemoryLimiter()
+    # A blocking pool: a burst waits briefly for a connection instead of failing over.
+    connections = aioredis.BlockingConnectionPool.from_url(
+        config.redis.url.get_secret_value(),
+        max_connections=64,
+        timeout=2.0,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+    )
+    client = aioredis.Redis(connection_pool=connections)
+
+    async def close_redis(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+        await connections.aclose()  # a pool passed in is not closed by its client
+
+    app.cleanup_ctx.append(close_redis)
+    return RedisLimiter(client, metrics, fail_open=config.limits.redis_failure == "open")

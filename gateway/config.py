@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from gateway.routing.schema import RoutingConfig, references
 
@@ -92,6 +92,30 @@ class CacheConfig(_Frozen):
     max_bytes: int = Field(64 * 1024 * 1024, ge=0)  # memory backend
 
 
+class LimitsConfig(_Frozen):
+    backend: Literal["memory", "redis"] = "memory"  # redis: shared by every process
+    redis_failure: Literal["open", "closed"] = "open"  # fall back per process, or refuse
+    default_max_tokens: int = Field(1024, ge=1)  # output assumed when a request sets none
+
+
+class PlanConfig(_Frozen):
+    """A tenant's defaults. Limits left out are unlimited; keys may set tighter ones."""
+
+    monthly_requests: int | None = Field(None, ge=0)
+    monthly_tokens: int | None = Field(None, ge=0)
+    rpm: int | None = Field(None, ge=0)
+    tpm: int | None = Field(None, ge=0)
+    max_parallel: int | None = Field(None, ge=0)
+
+
+DEFAULT_PLANS = {
+    "free": PlanConfig(monthly_requests=1_000, monthly_tokens=50_000),
+    "starter": PlanConfig(monthly_requests=10_000, monthly_tokens=500_000),
+    "professional": PlanConfig(monthly_requests=50_000, monthly_tokens=2_500_000),
+    "enterprise": PlanConfig(monthly_requests=200_000, monthly_tokens=10_000_000),
+}
+
+
 class LoggingConfig(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -105,7 +129,15 @@ class GatewayConfig(_Frozen):
     database: DatabaseConfig = DatabaseConfig()
     redis: RedisConfig = RedisConfig()
     cache: CacheConfig = CacheConfig()
+    limits: LimitsConfig = LimitsConfig()
+    plans: dict[str, PlanConfig] = DEFAULT_PLANS
     logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _redis_when_needed(self) -> GatewayConfig:
+        if self.redis.url is None and "redis" in (self.limits.backend, self.cache.backend):
+            raise ValueError("limits/cache backend 'redis' needs redis.url")
+        return self
 
 
 # --- loading ------------------------------------------------------------------------------

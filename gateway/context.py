@@ -13,6 +13,8 @@ from gateway.auth.key_info import KeyInfo
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
+    from gateway.limits.buckets import Decision
+    from gateway.metering.record import UsageRecord
     from gateway.routing.planner import Plan
     from gateway.routing.table import Deployment
 
@@ -49,6 +51,8 @@ class RequestContext:
     streamed_text: str = ""  # only when the provider reported no usage
     collect_response: bool = False  # the cache wants the whole answer, even of a stream
     completed: dict[str, Any] | None = None
+    rate_limits: Decision | None = None
+    usage_record: UsageRecord | None = None
     error: GatewayError | None = None
     client_disconnected: bool = False
 

@@ -83,6 +83,12 @@ class Metrics:
             registry=r,
         )
 
+        self.limits_redis_errors = Counter(
+            "model_bridge_limits_redis_errors", "Rate-limit store failures", registry=r
+        )
+        self.rate_limited = Counter(
+            "model_bridge_rate_limited", "Requests refused by a limit", ("family",), registry=r
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:

@@ -11,4 +11,6 @@ def test_the_app_runs_the_chain_in_its_declared_order() -> None:
         GatewayConfig(), demo_routing(), Credentials("sk-x", "t"), "postgresql://unused"
     )
     names = [m.__name__ for m in app.middlewares]
-    assert names == ["errors", "request_id", "auth", "metering", "routing", "cache", "failover"]
+    assert names == [
+        "errors", "request_id", "auth", "rate_limit", "metering", "routing", "cache", "failover"
+    ]

@@ -9,6 +9,15 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class TenantLimits:
+    rpm: int | None
+    tpm: int | None
+    max_parallel: int | None
+    budget_usd: Decimal | None
+    budget_period: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyInfo:
     key_id: str
     name: str
@@ -27,6 +36,7 @@ class KeyInfo:
     budget_usd: Decimal | None
     budget_period: str | None
     tags: dict[str, str]
+    tenant_limits: TenantLimits
 
     def usable(self) -> bool:
         return not self.revoked and (self.expires_at is None or self.expires_at > time.time())
@@ -53,6 +63,13 @@ class KeyInfo:
             budget_usd=row["budget_usd"],
             budget_period=row["budget_period"],
             tags=dict(row["tags"] or {}),
+            tenant_limits=TenantLimits(
+                rpm=row["tenant_rpm"],
+                tpm=row["tenant_tpm"],
+                max_parallel=row["tenant_max_parallel"],
+                budget_usd=row["tenant_budget_usd"],
+                budget_period=row["tenant_budget_period"],
+            ),
         )
 
 

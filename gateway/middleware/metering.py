@@ -45,7 +45,8 @@ def make_middleware(writer: UsageWriter) -> Middleware:
             status = CLIENT_CLOSED
             raise
         finally:
-            writer.submit(usage_record(ctx, arrived, status))
+            ctx.usage_record = usage_record(ctx, arrived, status)
+            writer.submit(ctx.usage_record)
 
     return metering
 

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gateway.context import CTX, REQUEST_ID, RequestContext
 from gateway.metrics import Metrics
+from gateway.middleware.rate_limit import limit_headers
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -61,6 +62,8 @@ def make_stamp(metrics: Metrics) -> Callable[[web.Request, web.StreamResponse], 
             headers["x-model-bridge-cache"] = ctx.cache_status
         if ctx.variant is not None:
             headers["x-model-bridge-variant"] = ctx.variant
+        if ctx.rate_limits is not None:
+            headers.update(limit_headers(ctx.rate_limits))
         route = request.match_info.route.resource
         metrics.observe_response(
             route.canonical if route is not None else "unmatched",

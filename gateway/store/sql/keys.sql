@@ -9,7 +9,9 @@ RETURNING *;
 SELECT k.id, k.tenant_id, k.user_id, k.name, k.allowed_models, k.rpm, k.tpm, k.max_parallel,
        k.budget_usd, k.budget_period, k.tags, k.expires_at, k.revoked_at,
        t.slug AS tenant_slug, t.status AS tenant_status, t.plan AS tenant_plan,
-       t.allowed_models AS tenant_allowed_models
+       t.allowed_models AS tenant_allowed_models, t.rpm AS tenant_rpm, t.tpm AS tenant_tpm,
+       t.max_parallel AS tenant_max_parallel, t.budget_usd AS tenant_budget_usd,
+       t.budget_period AS tenant_budget_period
 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
 WHERE k.key_hash = $1;
 

@@ -1,0 +1,169 @@
+"""The Redis limiter: every process shares the counters, so N processes admit exactly the
+configured limit between them. One Lua script checks every bucket of a request and charges
+them only if all pass (all-or-nothing, one round trip, the Redis server's clock).
+
+If Redis is unreachable the configured failure mode applies: `open` falls back to
+per-process limits (logged, counted), `closed` refuses with 503; both recover by themselves
+on the next call that reaches Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway.errors import GatewayError
+from gateway.limits.buckets import Bucket, Charge, Decision, Family
+from gateway.limits.memory import MemoryLimiter
+from gateway.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+_WINDOW = """
+local function window(period, now)
+  if period == 'minute' then return math.floor(now / 60), 60 - now % 60 end
+  if period == 'day' then return math.floor(now / 86400), 86400 - now % 86400 end
+  -- the UTC calendar month (days-to-civil, H. Hinnant)
+  local days = math.floor(now / 86400)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local lengths = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+  local length = lengths[m]
+  if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then length = 29 end
+  return y * 12 + m - 1, (length - d + 1) * 86400 - now % 86400
+end
+"""
+
+ACQUIRE = (
+    _WINDOW
+    + """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local request_id = ARGV[1]
+local out = {'0'}
+local windows = {}
+for i = 1, #KEYS do
+  local period, limit, cost = ARGV[i * 3 - 1], tonumber(ARGV[i * 3]), tonumber(ARGV[i * 3 + 1])
+  if period == 'inflight' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    local used = redis.call('ZCARD', KEYS[i])
+    if used + 1 > limit then return {tostring(i), '1'} end
+    windows[i] = 0
+    table.insert(out, '0'); table.insert(out, tostring(limit - used - 1)); table.insert(out, '0')
+  else
+    local w, reset = window(period, now)
+    local used = tonumber(redis.call('GET', KEYS[i] .. ':' .. w) or '0')
+    if used + cost > limit then return {tostring(i), tostring(reset)} end
+    windows[i] = w
+    table.insert(out, tostring(w)); table.insert(out, tostring(limit - used - cost))
+    table.insert(out, tostring(reset))
+  end
+end
+for i = 1, #KEYS do
+  local period, cost = ARGV[i * 3 - 1], tonumber(ARGV[i * 3 + 1])
+  if period == 'inflight' then
+    redis.call('ZADD', KEYS[i], now + 600, request_id)
+    redis.call('EXPIRE', KEYS[i], 700)
+  else
+    local key = KEYS[i] .. ':' .. windows[i]
+    redis.call('INCRBYFLOAT', key, cost)
+    local _, reset = window(period, now)
+    redis.call('EXPIRE', key, math.ceil(reset) + 60)
+  end
+end
+return out
+"""
+)
+
+SETTLE = """
+for i = 1, #KEYS do
+  local period, w, delta = ARGV[i * 3 - 1], ARGV[i * 3], tonumber(ARGV[i * 3 + 1])
+  if period == 'inflight' then
+    redis.call('ZREM', KEYS[i], ARGV[1])
+  elseif delta ~= 0 and redis.call('EXISTS', KEYS[i] .. ':' .. w) == 1 then
+    redis.call('INCRBYFLOAT', KEYS[i] .. ':' .. w, delta)
+  end
+end
+return 1
+"""
+
+
+class LimitsUnavailable(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "limits_unavailable"
+
+
+class RedisLimiter:
+    def __init__(self, client: aioredis.Redis, metrics: Metrics, fail_open: bool) -> None:
+        self._acquire = client.register_script(ACQUIRE)
+        self._settle = client.register_script(SETTLE)
+        self._metrics = metrics
+        self._fail_open = fail_open
+        self._fallback = MemoryLimiter()
+
+    async def acquire(self, buckets: list[Bucket], request_id: str) -> Decision:
+        args: list[Any] = [request_id]
+        for bucket in buckets:
+            args += [bucket.period, bucket.limit, bucket.cost]
+        try:
+            reply = await self._acquire(keys=[b.key for b in buckets], args=args)
+        except REDIS_DOWN as exc:
+            return await self._unavailable(exc, buckets, request_id)
+        values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
+        if values[0] != "0":
+            return Decision(
+                False, refused=buckets[int(values[0]) - 1], retry_after=float(values[1])
+            )
+        charges = tuple(
+            Charge(
+                bucket,
+                int(float(values[1 + 3 * i])),
+                float(values[2 + 3 * i]),
+                float(values[3 + 3 * i]),
+            )
+            for i, bucket in enumerate(buckets)
+        )
+        return Decision(True, charges)
+
+    async def settle(
+        self, charges: tuple[Charge, ...], actual: dict[Family, float], request_id: str
+    ) -> None:
+        if charges and charges[0].local:
+            await self._fallback.settle(charges, actual, request_id)
+            return
+        args: list[Any] = [request_id]
+        for charge in charges:
+            bucket = charge.bucket
+            delta = actual[bucket.family] - bucket.cost if bucket.family in actual else 0
+            args += [bucket.period, charge.window, delta]
+        try:
+            await self._settle(keys=[c.bucket.key for c in charges], args=args)
+        except REDIS_DOWN as exc:
+            self._metrics.limits_redis_errors.inc()
+            logger.warning("could not settle limits in Redis (%s)", type(exc).__name__)
+
+    async def _unavailable(
+        self, exc: BaseException, buckets: list[Bucket], request_id: str
+    ) -> Decision:
+        self._metrics.limits_redis_errors.inc()
+        mode = "falling back to per-process limits" if self._fail_open else "refusing"
+        logger.warning("rate-limit store unreachable (%s); %s", type(exc).__name__, mode)
+        if not self._fail_open:
+            raise LimitsUnavailable("Rate limiting is temporarily unavailable; retry shortly.")
+        decision = await self._fallback.acquire(buckets, request_id)
+        return replace(decision, charges=tuple(replace(c, local=True) for c in decision.charges))

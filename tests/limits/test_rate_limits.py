@@ -1,0 +1,144 @@
+"""Limits as clients meet them: headers, 429s, budgets, and exact totals across processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from redis import asyncio as aioredis
+
+from gateway.limits.buckets import Bucket
+from gateway.limits.memory import window_of
+from gateway.limits.redis_limiter import ACQUIRE
+from gateway.management import keys as manage_keys
+from gateway.management import tenants as manage_tenants
+from gateway.store.audit import Actor
+from gateway.store.database import create_pool
+from gateway.store.keys import KeySettings
+from gateway.store.migrations import migrate
+from tests.conftest import GatewayFactory
+
+ROUTING: dict[str, Any] = {
+    "providers": {"demo": {"adapter": "demo"}},
+    "models": {
+        "demo": {
+            "deployments": [
+                {"provider": "demo", "model": "demo", "price": {"input": 1000, "output": 1000}}
+            ]
+        }
+    },
+}
+CHAT = {"model": "demo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+
+
+@pytest.fixture
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(pg_dsn)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    yield pool
+    await pool.close()
+
+
+async def new_key(pool: asyncpg.Pool, slug: str = "acme", **limits: Any) -> str:
+    actor = Actor(type="system", label="test")
+    await manage_tenants.create(pool, actor, slug, slug.title(), plan="enterprise")
+    created = await manage_keys.create(pool, actor, slug, KeySettings(name="k", **limits))
+    return created.secret
+
+
+async def post(session: aiohttp.ClientSession, base_url: str, key: str) -> tuple[int, Any, Any]:
+    async with session.post(
+        base_url + "/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}
+    ) as response:
+        return response.status, response.headers.copy(), await response.json()
+
+
+async def test_headers_count_down_then_429_names_the_limit(
+    start_gateway: GatewayFactory, pool: asyncpg.Pool
+) -> None:
+    key = await new_key(pool, rpm=3)
+    base_url = await start_gateway(ROUTING)
+    async with aiohttp.ClientSession() as session:
+        seen = []
+        for _ in range(3):
+            status, headers, _ = await post(session, base_url, key)
+            assert status == 200
+            assert headers["x-ratelimit-limit-requests"] == "3"
+            seen.append(headers["x-ratelimit-remaining-requests"])
+        status, headers, body = await post(session, base_url, key)
+    assert seen == ["2", "1", "0"]
+    assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
+    assert body["error"]["code"] == "rate_limit_exceeded"
+    assert "requests per minute for this key" in body["error"]["message"]
+
+
+async def test_budget_refuses_with_insufficient_quota(
+    start_gateway: GatewayFactory, pool: asyncpg.Pool
+) -> None:
+    # $1000 per 1M tokens: each request costs about a cent; a 3-cent daily budget.
+    key = await new_key(pool, budget_usd=Decimal("0.03"), budget_period="day")
+    base_url = await start_gateway(ROUTING)
+    async with aiohttp.ClientSession() as session:
+        statuses = [(await post(session, base_url, key))[0] for _ in range(8)]
+        status, _, body = await post(session, base_url, key)
+    assert statuses[0] == 200 and 429 in statuses
+    assert status == 429 and body["error"]["code"] == "insufficient_quota"
+    spent = await pool.fetchval("SELECT sum(cost_usd) FROM usage")  # settled with real cost
+    assert spent is None or spent <= Decimal("0.03") + Decimal("0.02")
+
+
+async def test_two_processes_sharing_redis_admit_exactly_the_limit(
+    start_gateway: GatewayFactory, pool: asyncpg.Pool, redis_url: str
+) -> None:
+    key = await new_key(pool, rpm=100)
+    settings = {"redis": {"url": redis_url}, "limits": {"backend": "redis"}}
+    first = await start_gateway(ROUTING, **settings)
+    second = await start_gateway(ROUTING, **settings)
+    connector = aiohttp.TCPConnector(limit=300)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        results = await asyncio.gather(
+            *(post(session, first if i % 2 else second, key) for i in range(300))
+        )
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(200) == 100, statuses.count(200)
+    assert statuses.count(429) == 200
+
+
+async def test_redis_down_fails_open_or_closed_as_configured(
+    start_gateway: GatewayFactory, pool: asyncpg.Pool
+) -> None:
+    key = await new_key(pool, rpm=2)
+    down = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    open_url = await start_gateway(
+        ROUTING, redis={"url": down}, limits={"backend": "redis", "redis_failure": "open"}
+    )
+    closed_url = await start_gateway(
+        ROUTING, redis={"url": down}, limits={"backend": "redis", "redis_failure": "closed"}
+    )
+    async with aiohttp.ClientSession() as session:
+        fallback = [(await post(session, open_url, key))[0] for _ in range(3)]
+        status, _, body = await post(session, closed_url, key)
+    assert fallback == [200, 200, 429]  # per-process limits still hold
+    assert status == 503 and body["error"]["code"] == "limits_unavailable"
+
+
+@pytest.mark.parametrize("period", ["minute", "day", "month"])
+async def test_lua_windows_match_python(redis_url: str, period: str) -> None:
+    """The script computes windows on the Redis clock; they must agree with ours."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        script = client.register_script(ACQUIRE)
+        bucket = Bucket(f"mb:{{t:test}}:{period}", "requests", period, 10, 1, "x")  # type: ignore[arg-type]
+        reply = await script(keys=[bucket.key], args=["req", period, 10, 1])
+        seconds, micros = await client.time()
+        window, reset = window_of(period, seconds + micros / 1e6)  # type: ignore[arg-type]
+    finally:
+        await client.aclose()
+    assert int(float(reply[1])) == window
+    assert abs(float(reply[3]) - reset) < 2
