@@ -31,7 +31,7 @@ from gateway.auth import invalidation
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
-from gateway.cache.backend import MemoryCache
+from gateway.cache.backend import MemoryCache, RedisCache, ResponseCache
 from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
 from gateway.limits.buckets import Limiter
@@ -72,7 +72,17 @@ def create_app(
     holder = RoutingHolder(RoutingTable(routing))
     board = HealthBoard(routing.router.breaker)
     metrics = Metrics()
-    response_cache = MemoryCache(config.cache.max_bytes)
+    redis = _redis(app, config)
+    response_cache: ResponseCache = (
+        RedisCache(redis)
+        if redis is not None and config.cache.backend == "redis"
+        else MemoryCache(config.cache.max_bytes)
+    )
+    limiter: Limiter = (
+        RedisLimiter(redis, metrics, fail_open=config.limits.redis_failure == "open")
+        if redis is not None and config.limits.backend == "redis"
+        else MemoryLimiter()
+    )
     usage_writer = UsageWriter(lambda: app[POOL], config.server.data_dir / "usage-journal", metrics)
     app.middlewares.extend(
         chain(
@@ -81,7 +91,7 @@ def create_app(
                 master_key=credentials.master_key,
                 keys=key_cache,
                 key_use=key_use,
-                limiter=_limiter(app, config, metrics),
+                limiter=limiter,
                 usage_writer=usage_writer,
                 routing=holder,
                 health=board,
@@ -179,9 +189,10 @@ async def _key_use_writer(app: web.Application) -> AsyncIterator[None]:
     await app[KEY_USE].flush()  # the last batch, so no use is lost on shutdown
 
 
-def _limiter(app: web.Application, config: GatewayConfig, metrics: Metrics) -> Limiter:
-    if config.limits.backend == "memory" or config.redis.url is None:
-        return MemoryLimiter()
+def _redis(app: web.Application, config: GatewayConfig) -> aioredis.Redis | None:
+    """One client for limits and cache, closed with the app; None without `redis.url`."""
+    if config.redis.url is None:
+        return None
     # A blocking pool: a burst waits briefly for a connection instead of failing over.
     connections = aioredis.BlockingConnectionPool.from_url(
         config.redis.url.get_secret_value(),
@@ -198,4 +209,4 @@ def _limiter(app: web.Application, config: GatewayConfig, metrics: Metrics) -> L
         await connections.aclose()  # a pool passed in is not closed by its client
 
     app.cleanup_ctx.append(close_redis)
-    return RedisLimiter(client, metrics, fail_open=config.limits.redis_failure == "open")
+    return client

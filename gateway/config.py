@@ -50,7 +50,7 @@ class ServerConfig(_Frozen):
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    grace_period_seconds: float = Field(30.0, ge=0)
+    grace_period_seconds: float = Field(30.0, gt=0)
     data_dir: Path = Path("data")
 
 

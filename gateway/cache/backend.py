@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+_PREFIX = "mb:cache:"
 
 
 class ResponseCache(Protocol):
@@ -47,3 +51,27 @@ class MemoryCache:
     def _drop(self, key: str) -> None:
         _, value = self._entries.pop(key)
         self._bytes -= len(value)
+
+
+class CacheBackendError(Exception):
+    """The backend failed; the cache stage counts it and serves without the cache."""
+
+
+class RedisCache:
+    """Shared by every process. Keys are already per-tenant hashes; values are JSON bytes."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value: bytes | None = await self._client.get(_PREFIX + key)
+        except RedisError as exc:
+            raise CacheBackendError(type(exc).__name__) from exc
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        try:
+            await self._client.set(_PREFIX + key, value, px=max(1, int(ttl_seconds * 1000)))
+        except RedisError as exc:
+            raise CacheBackendError(type(exc).__name__) from exc

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gateway import sse
 from gateway.adapters.base import Json
-from gateway.cache.backend import ResponseCache
+from gateway.cache.backend import CacheBackendError, ResponseCache
 from gateway.cache.keys import cache_key, deterministic
 from gateway.cache.replay import stream_chunks
 from gateway.context import CTX
@@ -25,7 +25,7 @@ from gateway.payload import operation_of
 from gateway.proxy import start_stream
 
 logger = logging.getLogger(__name__)
-CACHE_ERRORS = (OSError, ConnectionError, TimeoutError)
+CACHE_ERRORS = (CacheBackendError, OSError, TimeoutError)
 
 
 def make_middleware(store: ResponseCache, metrics: Metrics) -> Middleware:
