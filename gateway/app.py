@@ -15,6 +15,7 @@ from redis import asyncio as aioredis
 from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
 from gateway.admin_api.routes import create_admin_api
 from gateway.appkeys import (
+    ALERTS,
     CONFIG,
     DSN,
     HEALTH,
@@ -34,6 +35,7 @@ from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import MemoryCache, RedisCache, ResponseCache
 from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
+from gateway.limits.alerts import AlertDispatcher
 from gateway.limits.buckets import Limiter
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis_limiter import RedisLimiter
@@ -73,6 +75,7 @@ def create_app(
     board = HealthBoard(routing.router.breaker)
     metrics = Metrics()
     redis = _redis(app, config)
+    alerts = AlertDispatcher(lambda: app[POOL])
     response_cache: ResponseCache = (
         RedisCache(redis)
         if redis is not None and config.cache.backend == "redis"
@@ -92,6 +95,7 @@ def create_app(
                 keys=key_cache,
                 key_use=key_use,
                 limiter=limiter,
+                alerts=alerts,
                 usage_writer=usage_writer,
                 routing=holder,
                 health=board,
@@ -102,6 +106,7 @@ def create_app(
     )
 
     app[USAGE_WRITER] = usage_writer
+    app[ALERTS] = alerts
     transports = TransportPool(config.upstream)
     app[CONFIG] = config
     app[ROUTING] = holder
@@ -120,6 +125,7 @@ def create_app(
     app.cleanup_ctx.append(_routing_reloads)
     app.cleanup_ctx.append(_key_use_writer)
     app.cleanup_ctx.append(_usage_writer)
+    app.cleanup_ctx.append(_alerts)
     add_routes(app)
     app.add_subapp(
         ADMIN_API_PREFIX,
@@ -168,6 +174,14 @@ async def _routing_reloads(app: web.Application) -> AsyncIterator[None]:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+
+
+async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[ALERTS].run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _usage_writer(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
+from gateway.limits.alerts import AlertDispatcher
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.routing.health import HealthBoard
@@ -21,6 +22,7 @@ ROUTING = web.AppKey("routing", RoutingHolder)
 TRANSPORTS = web.AppKey("transports", TransportPool)
 RELOADER = web.AppKey("reloader", Reloader)
 USAGE_WRITER = web.AppKey("usage_writer", UsageWriter)
+ALERTS = web.AppKey("alerts", AlertDispatcher)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthBoard)
 DSN = web.AppKey("dsn", str)

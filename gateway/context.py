@@ -52,6 +52,7 @@ class RequestContext:
     collect_response: bool = False  # the cache wants the whole answer, even of a stream
     completed: dict[str, Any] | None = None
     rate_limits: Decision | None = None
+    limit_warning: str | None = None  # a budget or quota just passed 50/80/100 %
     usage_record: UsageRecord | None = None
     error: GatewayError | None = None
     client_disconnected: bool = False

@@ -32,6 +32,7 @@ def create_admin_api(master_key: str, token_secret: str) -> web.Application:
     r.add_patch("/tenants/{tenant}", tenants.update_tenant)
     r.add_post("/tenants/{tenant}/suspend", tenants.suspend_tenant)
     r.add_post("/tenants/{tenant}/activate", tenants.activate_tenant)
+    r.add_put("/tenants/{tenant}/alert-webhook", tenants.set_alert_webhook)
     r.add_get("/tenants/{tenant}/members", members.list_members)
     r.add_post("/tenants/{tenant}/members", members.add_member)
     r.add_put("/tenants/{tenant}/members/{user_id}", members.change_member)

@@ -80,3 +80,17 @@ async def _set_status(request: web.Request, status: str) -> web.Response:
         request.config_dict[POOL], principal.actor, tenant.slug, status
     )
     return ok(updated)
+
+
+class Webhook(Body):
+    url: str | None  # None removes it
+
+
+async def set_alert_webhook(request: web.Request) -> web.Response:
+    """Where budget and quota alerts are posted; the signing secret is shown once."""
+    tenant, principal = await tenant_for(request, Action.TENANT_UPDATE)
+    body = await parse(request, Webhook)
+    secret = await manage.set_alert_webhook(
+        request.config_dict[POOL], principal.actor, tenant.slug, body.url
+    )
+    return ok({"url": body.url, "secret": secret})

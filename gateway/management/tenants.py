@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import asyncpg
 
 from gateway.auth import invalidation
 from gateway.errors import Conflict, InvalidRequest, NotFound
-from gateway.store import audit, tenants
+from gateway.store import audit, queries, tenants
 from gateway.store.audit import Actor
 from gateway.store.records import Tenant
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 STATUSES = ("active", "suspended")
 UPDATABLE = ("name", "plan", "allowed_models")
+_ALERTS = queries.load("alerts")
 
 
 async def create(
@@ -98,3 +100,23 @@ async def update(pool: Any, actor: Actor, slug: str, changes: dict[str, Any]) ->
         )
         await invalidation.tenant_changed(conn, tenant.id)
     return updated
+
+
+async def set_alert_webhook(pool: Any, actor: Actor, slug: str, url: str | None) -> str | None:
+    """Sets or removes the alert webhook; returns the new signing secret (shown once)."""
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise InvalidRequest("url must be an http(s) URL", param="url")
+    tenant = await get(pool, slug)
+    secret = secrets.token_urlsafe(32) if url else None
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_ALERTS["set_webhook"], tenant.id, url, secret)
+        await audit.record(
+            conn,
+            actor,
+            "tenant.alert_webhook",
+            tenant_id=tenant.id,
+            target_type="tenant",
+            target_id=tenant.id,
+            changes={"url": url},
+        )
+    return secret

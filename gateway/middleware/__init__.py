@@ -11,6 +11,7 @@ from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.cache.backend import ResponseCache
 from gateway.config import GatewayConfig
+from gateway.limits.alerts import AlertDispatcher
 from gateway.limits.buckets import Limiter
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
@@ -37,6 +38,7 @@ class ChainDeps:
     keys: KeyCache[KeyInfo]
     key_use: KeyUseRecorder
     limiter: Limiter
+    alerts: AlertDispatcher
     usage_writer: UsageWriter
     routing: RoutingHolder
     health: HealthBoard
@@ -55,7 +57,12 @@ def chain(deps: ChainDeps) -> tuple[Middleware, ...]:
         # Needs the caller (its limits and its tenant's); before any tokens are spent. Around
         # metering, so it can settle the charge with the usage metering recorded.
         rate_limit.make_middleware(
-            deps.limiter, deps.config.limits, deps.config.plans, deps.routing, deps.metrics
+            deps.limiter,
+            deps.config.limits,
+            deps.config.plans,
+            deps.routing,
+            deps.metrics,
+            deps.alerts,
         ),
         # Wraps everything that can consume tokens, so each request yields one record.
         metering.make_middleware(deps.usage_writer),

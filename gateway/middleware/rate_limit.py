@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway.config import LimitsConfig, PlanConfig
 from gateway.context import CTX
 from gateway.errors import GatewayError, RateLimited
+from gateway.limits.alerts import AlertDispatcher, crossed, warning_header
 from gateway.limits.buckets import Decision, Family, Limiter
 from gateway.limits.plan import buckets_for
 from gateway.metering.cost import cost_usd
@@ -33,6 +34,7 @@ def make_middleware(
     plans: dict[str, PlanConfig],
     holder: RoutingHolder,
     metrics: Metrics,
+    alerter: AlertDispatcher,
 ) -> Middleware:
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -55,6 +57,10 @@ def make_middleware(
         if not decision.admitted:
             raise _refusal(decision, metrics)
         ctx.rate_limits = decision
+        alerts = [a for c in decision.charges for a in crossed(c, key.tenant_id)]
+        if alerts:
+            alerter.submit(alerts)
+            ctx.limit_warning = warning_header(alerts)
         try:
             return await handler(request)
         finally:

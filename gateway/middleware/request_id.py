@@ -64,6 +64,8 @@ def make_stamp(metrics: Metrics) -> Callable[[web.Request, web.StreamResponse], 
             headers["x-model-bridge-variant"] = ctx.variant
         if ctx.rate_limits is not None:
             headers.update(limit_headers(ctx.rate_limits))
+        if ctx.limit_warning is not None:
+            headers["x-model-bridge-limit-warning"] = ctx.limit_warning
         route = request.match_info.route.resource
         metrics.observe_response(
             route.canonical if route is not None else "unmatched",
