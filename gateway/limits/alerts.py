@@ -28,6 +28,7 @@ from gateway.store.audit import Actor
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (50, 80, 100)
+_ROUNDING = 1e-9  # counters are floats: a budget spent exactly must read as 100 %
 _Q = queries.load("alerts")
 _SYSTEM = Actor(type="system", label="budget alerts")
 
@@ -52,7 +53,7 @@ def crossed(charge: Charge, tenant_id: str) -> list[Alert]:
     return [
         Alert(tenant_id, bucket.key, bucket.label, charge.window, t, after)
         for t in THRESHOLDS
-        if before < t / 100 <= after
+        if before < t / 100 <= after + _ROUNDING
     ]
 
 
