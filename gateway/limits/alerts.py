@@ -53,7 +53,7 @@ def crossed(charge: Charge, tenant_id: str) -> list[Alert]:
     return [
         Alert(tenant_id, bucket.key, bucket.label, charge.window, t, after)
         for t in THRESHOLDS
-        if before < t / 100 <= after + _ROUNDING
+        if before + _ROUNDING < t / 100 <= after + _ROUNDING
     ]
 
 
