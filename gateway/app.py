@@ -16,6 +16,7 @@ from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
 from gateway.admin_api.routes import create_admin_api
 from gateway.appkeys import (
     ALERTS,
+    BREAKER_SYNC,
     CONFIG,
     DSN,
     HEALTH,
@@ -44,6 +45,7 @@ from gateway.metrics import Metrics
 from gateway.middleware import ChainDeps, chain
 from gateway.middleware.request_id import make_stamp
 from gateway.routes import add_routes
+from gateway.routing.breaker_sync import BreakerSync
 from gateway.routing.health import HealthBoard
 from gateway.routing.reload import Reloader
 from gateway.routing.schema import RoutingConfig
@@ -126,6 +128,9 @@ def create_app(
     app.cleanup_ctx.append(_key_use_writer)
     app.cleanup_ctx.append(_usage_writer)
     app.cleanup_ctx.append(_alerts)
+    if redis is not None:
+        app[BREAKER_SYNC] = BreakerSync(redis, board)
+        app.cleanup_ctx.append(_breaker_sync)
     add_routes(app)
     app.add_subapp(
         ADMIN_API_PREFIX,
@@ -174,6 +179,16 @@ async def _routing_reloads(app: web.Application) -> AsyncIterator[None]:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+
+
+async def _breaker_sync(app: web.Application) -> AsyncIterator[None]:
+    ready = asyncio.Event()
+    task = asyncio.create_task(app[BREAKER_SYNC].run(ready))
+    await asyncio.wait_for(ready.wait(), timeout=10)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _alerts(app: web.Application) -> AsyncIterator[None]:

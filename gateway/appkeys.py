@@ -12,6 +12,7 @@ from gateway.config import GatewayConfig
 from gateway.limits.alerts import AlertDispatcher
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
+from gateway.routing.breaker_sync import BreakerSync
 from gateway.routing.health import HealthBoard
 from gateway.routing.reload import Reloader
 from gateway.routing.table import RoutingHolder
@@ -23,6 +24,7 @@ TRANSPORTS = web.AppKey("transports", TransportPool)
 RELOADER = web.AppKey("reloader", Reloader)
 USAGE_WRITER = web.AppKey("usage_writer", UsageWriter)
 ALERTS = web.AppKey("alerts", AlertDispatcher)
+BREAKER_SYNC = web.AppKey("breaker_sync", BreakerSync)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthBoard)
 DSN = web.AppKey("dsn", str)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.routing.schema import BreakerConfig
@@ -44,6 +45,17 @@ class HealthBoard:
     def __init__(self, breaker: BreakerConfig) -> None:
         self.breaker = breaker
         self._by_id: dict[str, DeploymentHealth] = {}
+        # Told of every breaker opening or closing here (to share it with other processes).
+        self.on_transition: Callable[[str, str], None] | None = None
+
+    def apply_remote(self, deployment_id: str, state: str, now: float) -> None:
+        """Another process's breaker opened or closed: follow it, without re-announcing."""
+        health = self.get(deployment_id)
+        if state == "open" and health.state != "open":
+            health.state, health.opened_at, health.probing = "open", now, False
+        elif state == "closed" and health.state != "closed":
+            health.state, health.consecutive_failures, health.probing = "closed", 0, False
+            health.outcomes.clear()
 
     def get(self, deployment_id: str) -> DeploymentHealth:
         health = self._by_id.get(deployment_id)
@@ -89,7 +101,10 @@ class HealthBoard:
                 if previous is None
                 else (previous + _LATENCY_WEIGHT * (first_byte_seconds - previous))
             )
+        before = health.state
         self._judge(health, ok, now)
+        if health.state != before and health.state != "half-open" and self.on_transition:
+            self.on_transition(deployment_id, health.state)
 
     def _judge(self, health: DeploymentHealth, ok: bool, now: float) -> None:
         breaker = self.breaker
