@@ -136,7 +136,7 @@ def tenant_key(config: list[str], env: dict[str, str]) -> str:
             text=True,
         ).stdout
 
-    gateway("tenants", "create", "bench", "--name", "Bench")
+    gateway("tenants", "create", "bench", "--name", "Bench", "--plan", "enterprise")
     return (
         gateway("keys", "create", "--tenant", "bench", "--name", "bench").strip().splitlines()[-1]
     )

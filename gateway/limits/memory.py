@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from gateway.limits.buckets import Bucket, Charge, Decision, Family, Period
 
@@ -17,10 +18,17 @@ def window_of(period: Period, now: float) -> tuple[int, float]:
         return int(now // 60), 60 - now % 60
     if period == "day":
         return int(now // 86400), 86400 - now % 86400
-    moment = datetime.fromtimestamp(now, UTC)
+    window, end = _month_of_day(int(now // 86400))
+    return window, end - now
+
+
+@lru_cache(maxsize=4)
+def _month_of_day(day: int) -> tuple[int, float]:
+    """The UTC month a day falls in and when it ends: calendar work once a day, not per call."""
+    moment = datetime.fromtimestamp(day * 86400, UTC)
     days = calendar.monthrange(moment.year, moment.month)[1]
     start = datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp()
-    return moment.year * 12 + moment.month - 1, start + days * 86400 - now
+    return moment.year * 12 + moment.month - 1, start + days * 86400
 
 
 class MemoryLimiter:
