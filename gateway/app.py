@@ -26,6 +26,7 @@ from gateway.appkeys import (
     POOL,
     RELOADER,
     ROUTING,
+    TOKENS,
     TRANSPORTS,
     USAGE_WRITER,
 )
@@ -40,6 +41,8 @@ from gateway.limits.alerts import AlertDispatcher
 from gateway.limits.buckets import Limiter
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis_limiter import RedisLimiter
+from gateway.metering.tokenizer import load_tokenizer
+from gateway.metering.tokens import TokenCounter
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.middleware import ChainDeps, chain
@@ -78,6 +81,8 @@ def create_app(
     metrics = Metrics()
     redis = _redis(app, config)
     alerts = AlertDispatcher(lambda: app[POOL])
+    tokens = TokenCounter()
+    app[TOKENS] = tokens
     response_cache: ResponseCache = (
         RedisCache(redis)
         if redis is not None and config.cache.backend == "redis"
@@ -99,6 +104,7 @@ def create_app(
                 limiter=limiter,
                 alerts=alerts,
                 usage_writer=usage_writer,
+                tokens=tokens,
                 routing=holder,
                 health=board,
                 response_cache=response_cache,
@@ -124,6 +130,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_key_invalidation)
     app.cleanup_ctx.append(_transports)
+    app.cleanup_ctx.append(_tokenizer)
     app.cleanup_ctx.append(_routing_reloads)
     app.cleanup_ctx.append(_key_use_writer)
     app.cleanup_ctx.append(_usage_writer)
@@ -189,6 +196,11 @@ async def _breaker_sync(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _tokenizer(app: web.Application) -> AsyncIterator[None]:
+    app[TOKENS].tokenizer = await asyncio.to_thread(load_tokenizer)
+    yield
 
 
 async def _alerts(app: web.Application) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
 from gateway.config import GatewayConfig
 from gateway.limits.alerts import AlertDispatcher
+from gateway.metering.tokens import TokenCounter
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.routing.breaker_sync import BreakerSync
@@ -24,6 +25,7 @@ TRANSPORTS = web.AppKey("transports", TransportPool)
 RELOADER = web.AppKey("reloader", Reloader)
 USAGE_WRITER = web.AppKey("usage_writer", UsageWriter)
 ALERTS = web.AppKey("alerts", AlertDispatcher)
+TOKENS = web.AppKey("tokens", TokenCounter)
 BREAKER_SYNC = web.AppKey("breaker_sync", BreakerSync)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthBoard)

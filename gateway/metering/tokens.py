@@ -1,12 +1,29 @@
 """Token counts for when a provider reports none (some compatible servers, or a client that
-hung up mid-stream): approximated from the text, and the record says so."""
+hung up mid-stream): a real tokenizer where one is available offline, else an estimate; the
+record says which."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.metering.tokenizer import Tokenizer
+
 # OpenAI's rule of thumb for English text; the record is marked 'estimate'.
 _CHARS_PER_TOKEN = 4
+
+
+class TokenCounter:
+    def __init__(self) -> None:
+        self.tokenizer: Tokenizer | None = None  # loaded at start-up, off the event loop
+
+    @property
+    def source(self) -> str:
+        return "tokenizer" if self.tokenizer is not None else "estimate"
+
+    def count(self, text: str) -> int:
+        if self.tokenizer is None:
+            return estimate(text)
+        return len(self.tokenizer.encode_ordinary(text))
 
 
 def estimate(text: str) -> int:

@@ -13,6 +13,7 @@ from gateway.cache.backend import ResponseCache
 from gateway.config import GatewayConfig
 from gateway.limits.alerts import AlertDispatcher
 from gateway.limits.buckets import Limiter
+from gateway.metering.tokens import TokenCounter
 from gateway.metering.writer import UsageWriter
 from gateway.metrics import Metrics
 from gateway.middleware import (
@@ -40,6 +41,7 @@ class ChainDeps:
     limiter: Limiter
     alerts: AlertDispatcher
     usage_writer: UsageWriter
+    tokens: TokenCounter
     routing: RoutingHolder
     health: HealthBoard
     response_cache: ResponseCache
@@ -65,7 +67,7 @@ def chain(deps: ChainDeps) -> tuple[Middleware, ...]:
             deps.alerts,
         ),
         # Wraps everything that can consume tokens, so each request yields one record.
-        metering.make_middleware(deps.usage_writer),
+        metering.make_middleware(deps.usage_writer, deps.tokens),
         # Needs the caller (allowed models, pinned tags); yields the plan failover walks.
         routing.make_middleware(deps.routing, deps.health),
         # After routing: the key names the resolved group, and a hit never skips the model

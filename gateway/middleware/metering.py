@@ -1,7 +1,8 @@
 """Stage 5, metering: passes on, and whatever happens below records exactly one usage
 record per client request: success, upstream error, cache hit, a stream cut by the client,
-or a cancelled handler. Tokens come from the provider; when it gave none they are estimated
-and the record says so. Cost uses the routing file's prices, in exact decimals.
+or a cancelled handler. Tokens come from the provider; when it gave none they are counted
+(tokenizer, or estimate) and the record says which. Cost uses the routing file's prices,
+in exact decimals.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from gateway.context import CTX, RequestContext
 from gateway.errors import GatewayError
 from gateway.metering.cost import cost_usd
 from gateway.metering.record import UsageRecord
-from gateway.metering.tokens import estimate, prompt_text
+from gateway.metering.tokens import TokenCounter, prompt_text
 from gateway.metering.writer import UsageWriter
 from gateway.payload import operation_of
 
 CLIENT_CLOSED = 499
 
 
-def make_middleware(writer: UsageWriter) -> Middleware:
+def make_middleware(writer: UsageWriter, counter: TokenCounter) -> Middleware:
     @web.middleware
     async def metering(request: web.Request, handler: Handler) -> web.StreamResponse:
         if operation_of(request) is None:
@@ -45,13 +46,15 @@ def make_middleware(writer: UsageWriter) -> Middleware:
             status = CLIENT_CLOSED
             raise
         finally:
-            ctx.usage_record = usage_record(ctx, arrived, status)
+            ctx.usage_record = usage_record(ctx, arrived, status, counter)
             writer.submit(ctx.usage_record)
 
     return metering
 
 
-def usage_record(ctx: RequestContext, arrived: float, status: int) -> UsageRecord:
+def usage_record(
+    ctx: RequestContext, arrived: float, status: int, counter: TokenCounter
+) -> UsageRecord:
     if ctx.client_disconnected:
         status = CLIENT_CLOSED
     elif ctx.error is not None and status < 400:
@@ -76,7 +79,7 @@ def usage_record(ctx: RequestContext, arrived: float, status: int) -> UsageRecor
         attempts=ctx.attempts,
         tags=dict(key.tags) if key else {},
     )
-    _count(record, ctx)
+    _count(record, ctx, counter)
     if deployment is not None and not record.cache_hit:
         record.cost_usd = cost_usd(
             deployment.price,
@@ -87,7 +90,7 @@ def usage_record(ctx: RequestContext, arrived: float, status: int) -> UsageRecor
     return record
 
 
-def _count(record: UsageRecord, ctx: RequestContext) -> None:
+def _count(record: UsageRecord, ctx: RequestContext, counter: TokenCounter) -> None:
     usage = ctx.usage
     if usage:
         record.prompt_tokens = int(usage.get("prompt_tokens") or 0)
@@ -98,6 +101,6 @@ def _count(record: UsageRecord, ctx: RequestContext) -> None:
     if ctx.deployment is None or ctx.payload is None:
         record.token_source = "none"  # never reached a provider: nothing was consumed
         return
-    record.token_source = "estimate"
-    record.prompt_tokens = estimate(prompt_text(ctx.payload))
-    record.completion_tokens = estimate(ctx.streamed_text)
+    record.token_source = counter.source
+    record.prompt_tokens = counter.count(prompt_text(ctx.payload))
+    record.completion_tokens = counter.count(ctx.streamed_text)
