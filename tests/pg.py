@@ -44,3 +44,16 @@ async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
 def with_database(dsn: str, name: str) -> str:
     """`dsn` with its database replaced; host, port, user and query (a socket dir) kept."""
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
+
+
+@pytest.fixture
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on this test's database, migrated, as the gateway itself would leave it."""
+    from gateway.store.database import create_pool
+    from gateway.store.migrations import migrate
+
+    pool = await create_pool(pg_dsn)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    yield pool
+    await pool.close()

@@ -19,7 +19,7 @@ from gateway.management import tenants as manage_tenants
 from gateway.store.audit import Actor
 from gateway.store.keys import KeySettings
 from tests.conftest import GatewayFactory
-from tests.limits.test_rate_limits import CHAT, ROUTING, pool  # noqa: F401  (fixture)
+from tests.limits.test_rate_limits import CHAT, ROUTING
 
 ACTOR = Actor(type="system", label="test")
 
@@ -27,7 +27,7 @@ ACTOR = Actor(type="system", label="test")
 async def test_thresholds_warn_audit_once_and_post_a_signed_webhook(
     start_gateway: GatewayFactory,
     start_upstream: Any,
-    pool: asyncpg.Pool,  # noqa: F811
+    pool: asyncpg.Pool,
 ) -> None:
     received: list[tuple[bytes, str]] = []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +17,7 @@ from gateway.limits.redis_limiter import ACQUIRE
 from gateway.management import keys as manage_keys
 from gateway.management import tenants as manage_tenants
 from gateway.store.audit import Actor
-from gateway.store.database import create_pool
 from gateway.store.keys import KeySettings
-from gateway.store.migrations import migrate
 from tests.conftest import GatewayFactory
 
 ROUTING: dict[str, Any] = {
@@ -34,15 +31,6 @@ ROUTING: dict[str, Any] = {
     },
 }
 CHAT = {"model": "demo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
-
-
-@pytest.fixture
-async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(pg_dsn)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield pool
-    await pool.close()
 
 
 async def new_key(pool: asyncpg.Pool, slug: str = "acme", **limits: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from gateway.metrics import Metrics
 from gateway.routing.schema import RoutingConfig
 from gateway.store import usage
 from gateway.store.audit import Actor
-from gateway.store.database import create_pool
 from gateway.store.keys import KeySettings
-from gateway.store.migrations import migrate
 from tests.conftest import MASTER_KEY, TOKEN_SECRET, GatewayFactory
 
 ROUTING: dict[str, Any] = {
@@ -42,15 +39,6 @@ ROUTING: dict[str, Any] = {
         },
     },
 }
-
-
-@pytest.fixture
-async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(pg_dsn)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield pool
-    await pool.close()
 
 
 async def wait_for_rows(pool: asyncpg.Pool, count: int) -> list[asyncpg.Record]:

@@ -111,7 +111,7 @@ async def test_a_file_numbered_below_the_newest_applied_is_refused(
     await migrate(conn, folder)
     (folder / "0002_b.sql").write_text("CREATE TABLE b (id int);\n")
 
-    with pytest.raises(MigrationError, match="0002_b.sql is numbered below .* 0003_c.sql"):
+    with pytest.raises(MigrationError, match=r"0002_b\.sql is numbered below .* 0003_c\.sql"):
         await migrate(conn, folder)
     assert not await table_exists(conn, "b")
 
@@ -179,7 +179,7 @@ async def test_a_failing_migration_leaves_nothing_behind(
     broken = folder / "0002_broken.sql"
     broken.write_text("CREATE TABLE half_done (id int);\nCREATE TABLE oops (;\n")
 
-    with pytest.raises(MigrationError, match="0002_broken.sql failed and was rolled back") as err:
+    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed and was rolled back") as err:
         await migrate(conn, folder)
     assert isinstance(err.value.__cause__, asyncpg.PostgresSyntaxError)
     assert not await table_exists(conn, "half_done")
@@ -202,7 +202,8 @@ async def test_a_failing_migration_leaves_nothing_behind(
 async def test_audit_log_is_append_only(conn: asyncpg.Connection, statement: str) -> None:
     await migrate(conn)
     await conn.execute(
-        "INSERT INTO audit_log (actor_type, action, source_ip) VALUES ('system', 'tenant.create', $1)",
+        "INSERT INTO audit_log (actor_type, action, source_ip) "
+        "VALUES ('system', 'tenant.create', $1)",
         "127.0.0.1",
     )
 
