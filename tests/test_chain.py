@@ -12,5 +12,12 @@ def test_the_app_runs_the_chain_in_its_declared_order() -> None:
     )
     names = [m.__name__ for m in app.middlewares]
     assert names == [
-        "errors", "request_id", "auth", "rate_limit", "metering", "routing", "cache", "failover"
+        "errors",
+        "request_id",
+        "auth",
+        "rate_limit",
+        "metering",
+        "routing",
+        "cache",
+        "failover",
     ]
