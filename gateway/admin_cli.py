@@ -76,6 +76,12 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--budget-usd", type=_decimal)
     create.add_argument("--budget-period", choices=("day", "month"))
     create.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
+    create.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        help="TAG=VALUE: only deployments with this tag (e.g. region=eu), repeatable",
+    )
     key.add_parser("list").add_argument("--tenant", required=True)
     key.add_parser("revoke").add_argument("key", help="key id or display prefix")
 
@@ -190,6 +196,7 @@ async def _keys_create(pool: Any, args: argparse.Namespace) -> None:
         budget_period=args.budget_period,
         tags=_tags(args.tag),
         expires_at=args.expires,
+        pinned_tags=_tags(args.pin),
     )
     created = await manage_keys.create(pool, CLI_ACTOR, args.tenant, settings)
     print(f"created key {created.key.name} ({created.key.id}) in {args.tenant}")

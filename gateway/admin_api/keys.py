@@ -29,6 +29,7 @@ class NewKey(Body):
     budget_usd: Decimal | None = Field(None, ge=0)
     budget_period: Literal["day", "month"] | None = None
     tags: dict[str, str] = {}
+    pins: dict[str, str] = {}  # data residency: only deployments carrying these tags
 
 
 async def list_keys(request: web.Request) -> web.Response:
@@ -52,6 +53,7 @@ async def create_key(request: web.Request) -> web.Response:
         budget_period=body.budget_period,
         tags=body.tags,
         expires_at=body.expires_at,
+        pinned_tags=body.pins,
     )
     created = await manage.create(request.config_dict[POOL], principal.actor, tenant.slug, settings)
     return ok({"key": created.key, "secret": created.secret}, status=201)

@@ -36,6 +36,7 @@ class KeyInfo:
     budget_usd: Decimal | None
     budget_period: str | None
     tags: dict[str, str]
+    pinned_tags: dict[str, str]
     tenant_limits: TenantLimits
 
     def usable(self) -> bool:
@@ -63,6 +64,7 @@ class KeyInfo:
             budget_usd=row["budget_usd"],
             budget_period=row["budget_period"],
             tags=dict(row["tags"] or {}),
+            pinned_tags=dict(row["pinned_tags"] or {}),
             tenant_limits=TenantLimits(
                 rpm=row["tenant_rpm"],
                 tpm=row["tenant_tpm"],

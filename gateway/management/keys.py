@@ -79,4 +79,5 @@ def _describe(key: ApiKey) -> dict[str, Any]:
         "tags": key.tags,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "user_id": str(key.user_id) if key.user_id else None,
+        "pinned_tags": key.pinned_tags,
     }

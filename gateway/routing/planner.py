@@ -34,6 +34,31 @@ def plan_for(
     principal: Principal | None,
     board: HealthBoard,
 ) -> Plan:
+    """Plans without a random split or a policy alias depend only on the requested model and
+    on what the caller may use and reach, so they are memoised on the (immutable) table."""
+    key = principal.key if principal is not None else None
+    memo_key = (
+        requested,
+        mode,
+        key.allowed_models if key else None,
+        key.tenant_slug if key else None,
+        tuple(sorted(key.pinned_tags.items())) if key else None,
+    )
+    plan = table.plans.get(memo_key)
+    if plan is None:
+        plan = _plan(table, requested, mode, principal, board)
+        if plan.variant is None and requested not in POLICY_ALIASES:
+            table.plans[memo_key] = plan
+    return plan
+
+
+def _plan(
+    table: RoutingTable,
+    requested: str,
+    mode: str,
+    principal: Principal | None,
+    board: HealthBoard,
+) -> Plan:
     allowed = principal.may_use if principal is not None else (lambda _name: True)
     if requested in POLICY_ALIASES and requested not in table.groups:
         group = _policy(table, requested, mode, allowed, board)
@@ -53,13 +78,12 @@ def plan_for(
         else:
             variant = "control"
     config = group.config
-    tenant = principal.key.tenant_slug if principal and principal.key else None
     return Plan(
         groups=(group, *(table.groups[n] for n in config.fallbacks if allowed(n))),
         context_fallbacks=tuple(
             table.groups[n] for n in config.context_window_fallbacks if allowed(n)
         ),
-        pins=table.config.tenant_tags.get(tenant, {}) if tenant else {},
+        pins=_pins(table, principal),
         variant=variant,
         router=table.config.router,
     )
@@ -111,3 +135,15 @@ def _balanced(
         return 1.0 if value == float("inf") else (value / top if top else 0.0)
 
     return share(quality) - share(cost) - share(latency)
+
+
+def _pins(table: RoutingTable, principal: Principal | None) -> dict[str, str]:
+    """The tenant's pins from routing.yaml, narrowed by the key's own (a key cannot widen
+    them: on a conflicting value no deployment matches, and the request fails clearly)."""
+    key = principal.key if principal is not None else None
+    if key is None:
+        return {}
+    pins = dict(table.config.tenant_tags.get(key.tenant_slug, {}))
+    for tag, value in key.pinned_tags.items():
+        pins[tag] = value if pins.get(tag, value) == value else "\0conflict"
+    return pins

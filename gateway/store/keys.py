@@ -29,6 +29,7 @@ class KeySettings:
     budget_period: str | None = None
     tags: dict[str, str] | None = None
     expires_at: datetime | None = None
+    pinned_tags: dict[str, str] | None = None  # data residency: only deployments with these
 
 
 async def create(
@@ -49,6 +50,7 @@ async def create(
         key.budget_period,
         key.tags or {},
         key.expires_at,
+        key.pinned_tags or {},
     )
     return from_row(ApiKey, row)
 

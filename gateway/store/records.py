@@ -59,6 +59,7 @@ class ApiKey:
     budget_usd: Decimal | None
     budget_period: str | None
     tags: dict[str, str]
+    pinned_tags: dict[str, str]
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None

@@ -1,13 +1,14 @@
 -- name: create
 INSERT INTO api_keys (tenant_id, user_id, name, key_hash, prefix, allowed_models,
-                      rpm, tpm, max_parallel, budget_usd, budget_period, tags, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                      rpm, tpm, max_parallel, budget_usd, budget_period, tags, expires_at,
+                      pinned_tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING *;
 
 -- name: auth_view
 -- The one query of the request path, and only on a cache miss.
 SELECT k.id, k.tenant_id, k.user_id, k.name, k.allowed_models, k.rpm, k.tpm, k.max_parallel,
-       k.budget_usd, k.budget_period, k.tags, k.expires_at, k.revoked_at,
+       k.budget_usd, k.budget_period, k.tags, k.expires_at, k.revoked_at, k.pinned_tags,
        t.slug AS tenant_slug, t.status AS tenant_status, t.plan AS tenant_plan,
        t.allowed_models AS tenant_allowed_models, t.rpm AS tenant_rpm, t.tpm AS tenant_tpm,
        t.max_parallel AS tenant_max_parallel, t.budget_usd AS tenant_budget_usd,
