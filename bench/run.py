@@ -30,7 +30,13 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 BODY = '{"model":"bench-model","messages":[{"role":"user","content":"hello"}]}'
 STREAM_BODY = BODY[:-1] + ',"stream":true}'
-SCENARIOS = {"plain": BODY, "stream": STREAM_BODY}
+# `cached`: the same request to a model with the response cache on; the gateway answers from
+# cache, the references still go upstream (that is the comparison a cache hit is for).
+SCENARIOS = {
+    "plain": BODY,
+    "stream": STREAM_BODY,
+    "cached": BODY.replace("bench-model", "bench-cached"),
+}
 
 
 def free_port() -> int:
@@ -92,6 +98,8 @@ def servers(workdir: Path) -> Iterator[dict[str, tuple[str, psutil.Process | Non
             "providers:\n"
             f"  bench: {{adapter: openai, api_base: '{upstream}/v1', api_key: bench-key}}\n"
             "models:\n  bench-model:\n    deployments:\n"
+            "      - {provider: bench, model: bench-model, price: {input: 0.15, output: 0.6}}\n"
+            "  bench-cached:\n    cache: {enabled: true}\n    deployments:\n"
             "      - {provider: bench, model: bench-model, price: {input: 0.15, output: 0.6}}\n"
         )
         master = "sk-mb-bench-" + secrets.token_hex(8)
