@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
-from gateway.appkeys import KEY_CACHE
+from gateway.appkeys import KEY_CACHE, KEY_USE
 from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
 from gateway.demo import demo_routing
@@ -67,3 +67,16 @@ async def test_a_flood_of_bad_keys_barely_touches_the_database(
     junk = [f"not-a-key-{i}" for i in range(100)]
     assert await statuses(url, junk) == [401] * 100
     assert app[KEY_CACHE].loads == 1  # malformed keys never reach the cache or database
+
+
+async def test_last_use_is_written_in_a_batch_off_the_request_path(
+    served: tuple[web.Application, str], pool: asyncpg.Pool
+) -> None:
+    app, url = served
+    actor = Actor(type="system", label="test")
+    await manage_tenants.create(pool, actor, "acme", "Acme", plan="enterprise")
+    key = await manage_keys.create(pool, actor, "acme", KeySettings(name="k"))
+    assert await statuses(url, [key.secret] * 3) == [200] * 3
+    assert await pool.fetchval("SELECT last_used_at FROM api_keys") is None  # not inline
+    await app[KEY_USE].flush()  # what the background task does every few seconds
+    assert await pool.fetchval("SELECT last_used_at FROM api_keys") is not None
