@@ -106,6 +106,7 @@ async def start_gateway(tmp_path: Any, pg_dsn: str) -> AsyncIterator[GatewayFact
             RoutingConfig.model_validate(routing),
             Credentials(MASTER_KEY, TOKEN_SECRET),
             pg_dsn,
+            routing_path,
         )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
