@@ -248,3 +248,74 @@ async def test_tenants_never_share_cache_entries(
             )
             seen.append(headers["x-model-bridge-cache"])
     assert seen == ["miss", "miss", "hit", "hit"] and len(fake.requests) == 2
+
+
+async def test_least_busy_and_lowest_latency_prefer_the_right_deployment(
+    start_gateway: GatewayFactory, start_upstream: Start
+) -> None:
+    slow, fast = FakeOpenAI(delay_before_headers=0.3), FakeOpenAI()
+    for strategy in ("least-busy", "lowest-latency"):
+        routing = {
+            "providers": await providers(start_upstream, slow=slow, fast=fast),
+            "models": {"m": group("slow", "fast", strategy=strategy)},
+        }
+        base = await start_gateway(routing)
+        slow.requests.clear()
+        fast.requests.clear()
+        async with aiohttp.ClientSession() as session:
+            for _ in range(2):  # warm-up: each deployment measured once
+                await call(session, base, "m")
+            gate = asyncio.Semaphore(4)  # steady load, not one burst
+
+            async def one() -> None:
+                async with gate:
+                    await call(session, base, "m")
+
+            await asyncio.gather(*(one() for _ in range(40)))
+        assert len(fast.requests) > 3 * len(slow.requests), (strategy, len(slow.requests))
+
+
+async def test_unreachable_deployment_fails_over_to_the_next(
+    start_gateway: GatewayFactory, start_upstream: Start
+) -> None:
+    healthy = FakeOpenAI()
+    routing = {
+        "providers": {
+            **await providers(start_upstream, healthy=healthy),
+            "gone": {"adapter": "openai", "api_base": "http://127.0.0.1:1/v1"},
+        },
+        "models": {
+            "m": group(
+                "gone",
+                "healthy",
+                strategy="lowest-cost",
+                retries=0,
+                gone={"price": {"input": 1}},
+                healthy={"price": {"input": 2}},
+            )
+        },
+    }
+    base = await start_gateway(routing)
+    async with aiohttp.ClientSession() as session:
+        status, headers, _ = await call(session, base, "m")
+    assert status == 200 and headers["x-model-bridge-deployment"] == "m:healthy:m"
+
+
+async def test_the_redis_cache_is_shared_by_two_processes(
+    start_gateway: GatewayFactory, start_upstream: Start, redis_url: str
+) -> None:
+    fake = FakeOpenAI(reply="shared answer")
+    routing = {
+        "providers": await providers(start_upstream, up=fake),
+        "models": {"m": group("up", cache={"enabled": True})},
+    }
+    settings = {"redis": {"url": redis_url}, "cache": {"backend": "redis"}}
+    first, second = (
+        await start_gateway(routing, **settings),
+        await start_gateway(routing, **settings),
+    )
+    async with aiohttp.ClientSession() as session:
+        _, miss, _ = await call(session, first, "m", seed=12345)
+        _, hit, body = await call(session, second, "m", seed=12345)
+    assert (miss["x-model-bridge-cache"], hit["x-model-bridge-cache"]) == ("miss", "hit")
+    assert len(fake.requests) == 1 and b"shared answer" in body
