@@ -16,7 +16,7 @@ from gateway.config import GatewayConfig
 from gateway.credentials import Credentials
 from gateway.routing.schema import RoutingConfig
 
-pytest_plugins = ["tests.pg", "tests.redis_server"]
+pytest_plugins = ["tests.pg", "tests.redis_server", "tests.sdk_stack"]
 
 MASTER_KEY = "sk-mb-test-master-key"
 TOKEN_SECRET = "test-admin-token-secret-of-at-least-32-bytes"

@@ -13,7 +13,7 @@ import yaml
 
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.routing.helpers import HEADERS, call
+from tests.routing.gateway_calls import HEADERS, call, steady_load
 
 Start = Any
 
@@ -265,13 +265,7 @@ async def test_least_busy_and_lowest_latency_prefer_the_right_deployment(
         async with aiohttp.ClientSession() as session:
             for _ in range(2):  # warm-up: each deployment measured once
                 await call(session, base, "m")
-            gate = asyncio.Semaphore(4)  # steady load, not one burst
-
-            async def one() -> None:
-                async with gate:
-                    await call(session, base, "m")
-
-            await asyncio.gather(*(one() for _ in range(40)))
+            await steady_load(session, base, "m", count=40, concurrency=4)
         assert len(fast.requests) > 3 * len(slow.requests), (strategy, len(slow.requests))
 
 

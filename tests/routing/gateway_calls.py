@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -21,3 +22,16 @@ async def call(
     ) as response:
         body = await response.read()
         return response.status, response.headers.copy(), body
+
+
+async def steady_load(
+    session: aiohttp.ClientSession, base_url: str, model: str, count: int, concurrency: int
+) -> None:
+    """`count` requests, at most `concurrency` at a time: a steady load, not one burst."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            await call(session, base_url, model)
+
+    await asyncio.gather(*(one() for _ in range(count)))
