@@ -388,3 +388,43 @@ async def test_the_deadline_bounds_retries_and_fallbacks(
         status, _, _ = await call(session, base, "m")
         elapsed = asyncio.get_running_loop().time() - started
     assert status == 503 and elapsed < 2.0 and len(slow.requests) <= 4
+
+
+async def test_sighup_reloads_the_routing_file(
+    start_gateway: GatewayFactory, start_upstream: Start, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    fake = FakeOpenAI()
+    routing = {"providers": await providers(start_upstream, up=fake), "models": {"m": group("up")}}
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump(routing))
+    base = await start_gateway(routing, routing_path=path)
+    path.write_text(yaml.safe_dump({**routing, "models": {"m": group("up"), "n": group("up")}}))
+    os.kill(os.getpid(), signal.SIGHUP)  # the app handles it on this loop, in this process
+    async with aiohttp.ClientSession() as session:
+        for _ in range(20):  # well inside the file watcher's one-second poll
+            await asyncio.sleep(0.02)
+            if (await call(session, base, "n"))[0] == 200:
+                break
+        assert (await call(session, base, "n"))[0] == 200
+
+
+async def test_a_broken_cache_backend_never_fails_a_request(
+    start_gateway: GatewayFactory, start_upstream: Start
+) -> None:
+    fake = FakeOpenAI()
+    routing = {
+        "providers": await providers(start_upstream, up=fake),
+        "models": {"m": group("up", cache={"enabled": True})},
+    }
+    base = await start_gateway(
+        routing, redis={"url": "redis://127.0.0.1:1/0"}, cache={"backend": "redis"}
+    )
+    async with aiohttp.ClientSession() as session:
+        assert [(await call(session, base, "m"))[0] for _ in range(2)] == [200, 200]
+        async with session.get(base.removesuffix("/v1") + "/metrics") as response:
+            text = await response.text()
+    assert 'model_bridge_cache_errors_total{operation="get"} 2.0' in text
+    assert len(fake.requests) == 2
