@@ -130,3 +130,26 @@ async def test_lua_windows_match_python(redis_url: str, period: str) -> None:
         await client.aclose()
     assert int(float(reply[1])) == window
     assert abs(float(reply[3]) - reset) < 2
+
+
+async def test_token_limits_settle_to_real_usage_across_processes(
+    start_gateway: GatewayFactory, pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """Each request reserves prompt + max_tokens (~501) but uses ~6: without reconciliation
+    a 1000-token minute would refuse the third request."""
+    key = await new_key(pool, "tok", tpm=1000)
+    settings = {"redis": {"url": redis_url}, "limits": {"backend": "redis"}}
+    urls = [await start_gateway(ROUTING, **settings), await start_gateway(ROUTING, **settings)]
+    body = {**CHAT, "max_tokens": 500}
+    async with aiohttp.ClientSession() as session:
+        remaining = []
+        for i in range(10):
+            async with session.post(
+                urls[i % 2] + "/chat/completions",
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
+            ) as response:
+                assert response.status == 200, await response.text()
+                remaining.append(int(response.headers["x-ratelimit-remaining-tokens"]))
+    # The demo answers in 11 tokens (1 prompt, 10 output): nine settled, one reserved.
+    assert remaining[-1] == 1000 - 9 * 11 - 501
