@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -32,12 +33,13 @@ def _month_of_day(day: int) -> tuple[int, float]:
 
 
 class MemoryLimiter:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._counters: dict[tuple[str, Period, int], float] = {}
         self._inflight: dict[str, dict[str, float]] = {}
 
     async def acquire(self, buckets: list[Bucket], request_id: str) -> Decision:
-        now = time.time()
+        now = self._clock()
         charges = []
         for bucket in buckets:
             if bucket.period == "inflight":

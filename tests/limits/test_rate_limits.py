@@ -153,3 +153,19 @@ async def test_token_limits_settle_to_real_usage_across_processes(
                 remaining.append(int(response.headers["x-ratelimit-remaining-tokens"]))
     # The demo answers in 11 tokens (1 prompt, 10 output): nine settled, one reserved.
     assert remaining[-1] == 1000 - 9 * 11 - 501
+
+
+async def test_retry_after_is_when_the_next_request_gets_through() -> None:
+    from gateway.limits.memory import MemoryLimiter
+
+    now = [1_800_000_000.0 + 42.5]  # 17.5 s before a minute ends
+    limiter = MemoryLimiter(clock=lambda: now[0])
+    bucket = Bucket("mb:{t:x}:k:rpm", "requests", "minute", 2, 1, "requests per minute")
+    assert (await limiter.acquire([bucket], "a")).admitted
+    assert (await limiter.acquire([bucket], "b")).admitted
+    refused = await limiter.acquire([bucket], "c")
+    assert not refused.admitted and refused.retry_after == pytest.approx(17.5)
+    now[0] += refused.retry_after - 0.01
+    assert not (await limiter.acquire([bucket], "d")).admitted  # not a moment too early
+    now[0] += 0.02
+    assert (await limiter.acquire([bucket], "e")).admitted
