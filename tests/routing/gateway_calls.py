@@ -35,3 +35,17 @@ async def steady_load(
             await call(session, base_url, model)
 
     await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def providers(start_upstream: Any, **fakes: Any) -> dict[str, Any]:
+    return {
+        name: {"adapter": "openai", "api_base": await start_upstream(f.app()) + "/v1"}
+        for name, f in fakes.items()
+    }
+
+
+def group(*names: str, **options: Any) -> dict[str, Any]:
+    return {
+        "deployments": [{"provider": n, "model": "m", **options.pop(n, {})} for n in names],
+        **options,
+    }
