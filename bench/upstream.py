@@ -1,24 +1,33 @@
 """A fake OpenAI upstream fast enough never to be the bottleneck: raw asyncio and httptools.
 
-Answers `POST /v1/chat/completions` with precomputed bytes: a chat completion, or (when the
-body asks for `"stream": true`) a short SSE stream, with a usage chunk when asked for.
+Answers `POST .../chat/completions` with precomputed bytes: a chat completion, or (when the
+body asks for `"stream": true`) a short SSE stream sent in one write, with a usage chunk when
+the body asks for `"include_usage": true`. Any other path gets a 404, so a proxy that
+rewrites paths wrongly shows up as errors instead of as suspiciously good numbers.
+
+    python bench/upstream.py --port P
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import cast
 
 import httptools
 import orjson
 import uvloop
 
+_ID = "chatcmpl-bench"
+_CREATED = 1_700_000_000
+_MODEL = "bench-model"
+
 _COMPLETION = orjson.dumps(
     {
-        "id": "chatcmpl-bench",
+        "id": _ID,
         "object": "chat.completion",
-        "created": 1_700_000_000,
-        "model": "bench-model",
+        "created": _CREATED,
+        "model": _MODEL,
         "system_fingerprint": "fp_bench",
         "choices": [
             {
@@ -33,73 +42,110 @@ _COMPLETION = orjson.dumps(
 )
 
 
+def _event(payload: dict[str, object]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
 def _chunk(delta: dict[str, object], finish: str | None, usage: bool) -> bytes:
     chunk: dict[str, object] = {
-        "id": "chatcmpl-bench",
+        "id": _ID,
         "object": "chat.completion.chunk",
-        "created": 1_700_000_000,
-        "model": "bench-model",
+        "created": _CREATED,
+        "model": _MODEL,
         "system_fingerprint": "fp_bench",
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
-    if usage:
+    if usage:  # as OpenAI does: every chunk carries `usage: null` until the usage chunk
         chunk["usage"] = None
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    return _event(chunk)
 
 
-def _stream(usage: bool) -> bytes:
+def _stream_body(usage: bool) -> bytes:
+    """Ten chunks (role, eight content deltas, stop), the usage chunk if asked, `[DONE]`."""
     events = [_chunk({"role": "assistant", "content": ""}, None, usage)]
     events += [_chunk({"content": f"word{i} "}, None, usage) for i in range(8)]
     events.append(_chunk({}, "stop", usage))
     if usage:
-        final = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": 1_700_000_000,
-            "model": "bench-model",
-            "choices": [],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
-        }
-        events.append(b"data: " + orjson.dumps(final) + b"\n\n")
+        events.append(
+            _event(
+                {
+                    "id": _ID,
+                    "object": "chat.completion.chunk",
+                    "created": _CREATED,
+                    "model": _MODEL,
+                    "system_fingerprint": "fp_bench",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
+                }
+            )
+        )
     events.append(b"data: [DONE]\n\n")
     body = b"".join(events)
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
-_PLAIN = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-    len(_COMPLETION),
-    _COMPLETION,
+def _response(status: bytes, content_type: bytes, body: bytes) -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+    return head % (status, content_type, len(body)) + body
+
+
+_PLAIN = _response(b"200 OK", b"application/json", _COMPLETION)
+_NOT_FOUND = _response(
+    b"404 Not Found",
+    b"application/json",
+    b'{"error":{"message":"not found","type":"invalid_request_error"}}',
 )
 _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
-_STREAMS = {usage: _STREAM_HEAD + _stream(usage) for usage in (False, True)}
+_STREAMS = {usage: _STREAM_HEAD + _stream_body(usage) for usage in (False, True)}
+
+
+def answer(path: bytes, body: bytes) -> bytes:
+    """The whole response for one request; substring checks keep it cheap."""
+    if not path.split(b"?", 1)[0].endswith(b"/chat/completions"):
+        return _NOT_FOUND
+    compact = body.replace(b" ", b"")
+    if b'"stream":true' in compact:
+        return _STREAMS[b'"include_usage":true' in compact]
+    return _PLAIN
 
 
 class _Protocol(asyncio.Protocol):
+    """One connection: HTTP/1.1 keep-alive (pipelining works too), closed on request."""
+
     def __init__(self) -> None:
         self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
         self._body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, though they implement it.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
-            self._transport.close()
+            if self._transport is not None:
+                self._transport.close()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        body = b"".join(self._body)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(answer(self._url, b"".join(self._body)))
+        self._url = b""
         self._body.clear()
-        if b'"stream":true' in body.replace(b" ", b""):
-            self._transport.write(_STREAMS[b'"include_usage":true' in body.replace(b" ", b"")])
-        else:
-            self._transport.write(_PLAIN)
+        if not self._parser.should_keep_alive():
+            transport.close()
 
 
 async def serve(port: int) -> None:
@@ -109,7 +155,11 @@ async def serve(port: int) -> None:
         await server.serve_forever()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fake OpenAI upstream on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     uvloop.run(serve(parser.parse_args().port))
+
+
+if __name__ == "__main__":
+    main()
