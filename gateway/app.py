@@ -14,6 +14,9 @@ from redis import asyncio as aioredis
 
 from gateway.admin_api.routes import PREFIX as ADMIN_API_PREFIX
 from gateway.admin_api.routes import create_admin_api
+from gateway.admin_api.throttle import LoginThrottle
+from gateway.admin_ui.app import PREFIX as ADMIN_UI_PREFIX
+from gateway.admin_ui.app import create_admin_ui
 from gateway.appkeys import (
     ALERTS,
     BREAKER_SYNC,
@@ -26,6 +29,7 @@ from gateway.appkeys import (
     POOL,
     RELOADER,
     ROUTING,
+    THROTTLE,
     TOKENS,
     TRANSPORTS,
     USAGE_WRITER,
@@ -139,10 +143,14 @@ def create_app(
         app[BREAKER_SYNC] = BreakerSync(redis, board)
         app.cleanup_ctx.append(_breaker_sync)
     add_routes(app)
+    app[THROTTLE] = LoginThrottle()
     app.add_subapp(
         ADMIN_API_PREFIX,
         create_admin_api(credentials.master_key, credentials.admin_token_secret),
     )
+    # After the API: /admin/api/... resolves to the longer prefix first either way, but the
+    # order states it.
+    app.add_subapp(ADMIN_UI_PREFIX, create_admin_ui(credentials.admin_token_secret, config.admin))
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from gateway.admin_api.throttle import LoginThrottle
 from gateway.auth.key_cache import KeyCache
 from gateway.auth.key_info import KeyInfo
 from gateway.auth.key_use import KeyUseRecorder
@@ -33,3 +34,5 @@ DSN = web.AppKey("dsn", str)
 POOL = web.AppKey("pool", asyncpg.Pool)
 KEY_CACHE = web.AppKey("key_cache", KeyCache[KeyInfo])
 KEY_USE = web.AppKey("key_use", KeyUseRecorder)
+# Failed sign-ins, counted once for the admin API and the console together.
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)

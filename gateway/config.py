@@ -122,6 +122,16 @@ class LoggingConfig(_Frozen):
     access_log: bool = True
 
 
+class AdminConsoleConfig(_Frozen):
+    """The console at /admin: how long a sign-in lasts, and how its cookies are sent."""
+
+    session_minutes: int = Field(12 * 60, ge=5)  # absolute lifetime of a sign-in
+    idle_minutes: int = Field(60, ge=1)  # ended earlier when unused this long
+    # None: `Secure` when the request came over TLS (directly or, behind a proxy, as it
+    # says in X-Forwarded-Proto); true/false force it.
+    secure_cookies: bool | None = None
+
+
 class GatewayConfig(_Frozen):
     server: ServerConfig = ServerConfig()
     upstream: UpstreamConfig = UpstreamConfig()
@@ -132,6 +142,7 @@ class GatewayConfig(_Frozen):
     limits: LimitsConfig = LimitsConfig()
     plans: dict[str, PlanConfig] = DEFAULT_PLANS
     logging: LoggingConfig = LoggingConfig()
+    admin: AdminConsoleConfig = AdminConsoleConfig()
 
     @model_validator(mode="after")
     def _redis_when_needed(self) -> GatewayConfig:

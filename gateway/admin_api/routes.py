@@ -15,7 +15,6 @@ from gateway.admin_api import (
     usage,
     users,
 )
-from gateway.admin_api.throttle import LoginThrottle
 
 PREFIX = "/admin/api"
 
@@ -23,7 +22,6 @@ PREFIX = "/admin/api"
 def create_admin_api(master_key: str, token_secret: str) -> web.Application:
     api = web.Application(middlewares=[access.make_middleware(master_key, token_secret)])
     api[session.TOKEN_SECRET] = token_secret
-    api[session.THROTTLE] = LoginThrottle()
     r = api.router
     r.add_post("/login", session.login)
     r.add_get("/tenants", tenants.list_tenants)

@@ -57,3 +57,17 @@ async def role_in(db: Any, tenant_id: UUID, user_id: UUID) -> str | None:
 async def memberships_of(db: Any, user_id: UUID) -> list[tuple[UUID, str, str]]:
     rows = await db.fetch(_Q["memberships_of"], user_id)
     return [(r["tenant_id"], r["slug"], r["role"]) for r in rows]
+
+
+async def totp_secret(db: Any, user_id: UUID) -> str | None:
+    secret: str | None = await db.fetchval(_Q["totp_secret"], user_id)
+    return secret
+
+
+async def set_totp_secret(db: Any, user_id: UUID, secret: str | None) -> None:
+    await db.execute(_Q["set_totp_secret"], user_id, secret)
+
+
+async def use_totp_step(db: Any, user_id: UUID, step: int) -> bool:
+    """Marks the time step used; False when it (or a later one) was used already."""
+    return await db.fetchval(_Q["use_totp_step"], user_id, step) is not None

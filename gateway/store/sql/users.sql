@@ -33,3 +33,15 @@ SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2;
 -- name: memberships_of
 SELECT m.tenant_id, t.slug, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
 WHERE m.user_id = $1 ORDER BY t.slug;
+
+-- name: totp_secret
+SELECT totp_secret FROM users WHERE id = $1;
+
+-- name: set_totp_secret
+UPDATE users SET totp_secret = $2, totp_last_step = NULL, updated_at = now() WHERE id = $1;
+
+-- name: use_totp_step
+-- Atomic, so two requests racing with the same code cannot both succeed.
+UPDATE users SET totp_last_step = $2
+WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)
+RETURNING id;

@@ -1,0 +1,49 @@
+"""`create_admin_ui`: the console sub-application at /admin. Its middlewares run only for
+/admin pages, never on /v1; the JSON admin API (/admin/api) is a separate sub-app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from gateway.admin_ui import csrf, errors, sessions
+from gateway.admin_ui.headers import add_security_headers
+from gateway.admin_ui.routing_table import Route
+from gateway.admin_ui.views import account, auth
+from gateway.config import AdminConsoleConfig
+
+PREFIX = "/admin"
+_HERE = Path(__file__).parent
+PAGES: tuple[Route, ...] = (*auth.ROUTES, *account.ROUTES)
+
+
+def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Application:
+    ui = web.Application(
+        # Outermost first: error pages wrap everything, CSRF needs the session's binding.
+        middlewares=[errors.make_middleware(), sessions.make_middleware(), csrf.make_middleware()]
+    )
+    aiohttp_jinja2.setup(
+        ui,
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    ui[sessions.SIGNER] = sessions.Signer(secret)
+    ui[sessions.SETTINGS] = settings
+    public, exempt = set(), set()
+    for page in PAGES:
+        route = ui.router.add_route(page.method, page.path, page.handler)
+        if page.public:
+            public.add(route)
+        if page.csrf_exempt:
+            exempt.add(route)
+    public.update(
+        ui.router.add_static("/static", _HERE / "static", name="static", append_version=True)
+    )
+    ui[sessions.PUBLIC] = frozenset(public)
+    ui[csrf.EXEMPT] = frozenset(exempt)
+    ui.on_response_prepare.append(add_security_headers)
+    return ui
