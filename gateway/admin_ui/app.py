@@ -3,21 +3,30 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.admin_ui import csrf, errors, sessions
+from gateway.admin_ui import csrf, errors, sessions, views
 from gateway.admin_ui.headers import add_security_headers
-from gateway.admin_ui.routing_table import Route
-from gateway.admin_ui.views import account, auth
+from gateway.admin_ui.routing_table import LINKS
 from gateway.config import AdminConsoleConfig
 
 PREFIX = "/admin"
 _HERE = Path(__file__).parent
-PAGES: tuple[Route, ...] = (*auth.ROUTES, *account.ROUTES)
+
+
+def page_modules() -> list[ModuleType]:
+    """Every module of `views`, in name order: each declares its `ROUTES` (and `LINKS`)."""
+    return [
+        importlib.import_module(f"{views.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(views.__path__), key=lambda i: i.name)
+    ]
 
 
 def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Application:
@@ -34,7 +43,8 @@ def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Applicatio
     ui[sessions.SIGNER] = sessions.Signer(secret)
     ui[sessions.SETTINGS] = settings
     public, exempt = set(), set()
-    for page in PAGES:
+    modules = page_modules()
+    for page in (route for module in modules for route in module.ROUTES):
         route = ui.router.add_route(page.method, page.path, page.handler)
         if page.public:
             public.add(route)
@@ -45,5 +55,7 @@ def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Applicatio
     )
     ui[sessions.PUBLIC] = frozenset(public)
     ui[csrf.EXEMPT] = frozenset(exempt)
+    links = (link for module in modules for link in getattr(module, "LINKS", ()))
+    ui[LINKS] = tuple(sorted(links, key=lambda link: link.order))
     ui.on_response_prepare.append(add_security_headers)
     return ui

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from gateway.admin_api.access import ADMIN
 from gateway.admin_ui import csrf
+from gateway.admin_ui.routing_table import LINKS
 from gateway.admin_ui.sessions import VISIT
 from gateway.appkeys import POOL
-from gateway.roles import PERMISSIONS, Action, Role
+from gateway.roles import PERMISSIONS, Action, Role, allows
 from gateway.store import tenants, users
 
 NAV_TENANTS = 200
@@ -29,13 +30,33 @@ async def page_context(request: web.Request) -> dict[str, Any]:
     """What every page needs: the viewer, the CSRF token and the tenant menu."""
     principal = request.get(ADMIN)
     visit = request.get(VISIT)
+    nav_tenants = await _nav_tenants(request) if principal else []
+    current = request.match_info.get("tenant")
     return {
         "viewer": principal,
         "csrf_field": csrf.FIELD,
         "csrf_token": csrf.token(request) if visit is not None else "",
-        "nav_tenants": await _nav_tenants(request) if principal else [],
-        "current_tenant": request.match_info.get("tenant"),
+        "nav_tenants": nav_tenants,
+        "current_tenant": current,
+        "tenant_links": _links(request, "tenant", current, dict(nav_tenants)) if current else [],
+        "platform_links": _links(request, "platform", None, {}),
     }
+
+
+def _links(
+    request: web.Request, scope: str, tenant: str | None, roles: dict[str, str | None]
+) -> list[tuple[str, str]]:
+    principal = request.get(ADMIN)
+    if principal is None or (scope == "platform" and not principal.platform_admin):
+        return []
+    named = roles.get(tenant) if tenant else None
+    role = Role(named) if named else None
+    return [
+        (link.label, link.path.replace("{tenant}", tenant or ""))
+        for link in request.app[LINKS]
+        if link.scope == scope
+        and (link.action is None or principal.platform_admin or allows(role, link.action))
+    ]
 
 
 async def _nav_tenants(request: web.Request) -> list[tuple[str, str | None]]:
