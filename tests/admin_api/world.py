@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from gateway.admin_api.tokens import issue
 from gateway.management import keys as manage_keys
 from gateway.management import tenants as manage_tenants
 from gateway.management import users as manage_users
+from gateway.passwords import hash_password
 from gateway.store.audit import Actor
 from gateway.store.database import create_pool
 from gateway.store.keys import KeySettings
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, TOKEN_SECRET
 
 PASSWORD = "correct horse battery"
 ROLES = ("owner", "admin", "member", "viewer")
@@ -49,26 +52,21 @@ async def build_world(base_url: str, dsn: str) -> World:
             key = await manage_keys.create(pool, SETUP, slug, KeySettings(name=f"key-{slug}"))
             ids[f"key-{slug}"] = str(key.key.id)
         people = {role: f"{role}@a.example" for role in ROLES} | {"owner-b": "owner@b.example"}
+        people["platform"] = "root@platform.example"
+        password_hash = await hash_password(PASSWORD)  # once: argon2 is slow on purpose
         for who, email in people.items():
-            user = await manage_users.create(pool, SETUP, email, PASSWORD)
+            user = await manage_users.create(pool, SETUP, email, None, who == "platform")
+            await pool.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1", user.id, password_hash
+            )
             ids[f"user-{who}"] = str(user.id)
-            slug, role = ("b", "owner") if who == "owner-b" else ("a", who)
-            await manage_users.put_membership(pool, SETUP, slug, user.id, role)
-        admin = await manage_users.create(pool, SETUP, "root@platform.example", PASSWORD, True)
-        ids["user-platform"] = str(admin.id)
+            if who != "platform":
+                slug, role = ("b", "owner") if who == "owner-b" else ("a", who)
+                await manage_users.put_membership(pool, SETUP, slug, user.id, role)
     finally:
         await pool.close()
-    tokens = {"master": MASTER_KEY}
-    async with aiohttp.ClientSession() as session:
-        for who in (*ROLES, "owner-b", "platform"):
-            email = (
-                "root@platform.example"
-                if who == "platform"
-                else ("owner@b.example" if who == "owner-b" else f"{who}@a.example")
-            )
-            async with session.post(
-                f"{root}/admin/api/login", json={"email": email, "password": PASSWORD}
-            ) as response:
-                assert response.status == 200, await response.text()
-                tokens[who] = (await response.json())["token"]
+    # Tokens as POST /admin/api/login issues them (its own tests sign in for real).
+    tokens = {"master": MASTER_KEY} | {
+        who: issue(TOKEN_SECRET, uuid.UUID(ids[f"user-{who}"]))[0] for who in people
+    }
     return World(root, tokens, ids)
