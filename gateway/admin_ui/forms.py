@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
+from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 F = TypeVar("F", bound="Form")
@@ -35,7 +36,15 @@ class FormErrors(Exception):
 
 
 async def read(request: web.Request, form: type[F]) -> F:
-    posted = await request.post()
+    return _validate(await request.post(), form)
+
+
+def read_query(request: web.Request, form: type[F]) -> F:
+    """A GET form (a page's filters): the query string, validated like a post."""
+    return _validate(request.query, form)
+
+
+def _validate(posted: MultiMapping[Any], form: type[F]) -> F:
     values: dict[str, Any] = {}
     for name, field in form.model_fields.items():
         if _is_list(field.annotation):
