@@ -6,16 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import openai
 import pytest
 import yaml
 
 from tests.admin_api.world import World, build_world
 from tests.admin_ui.conftest import ConsoleFactory
 from tests.admin_ui.console import Page
-from tests.conftest import GatewayFactory, routing_for
+from tests.conftest import MASTER_KEY, GatewayFactory, routing_for
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.routing.gateway_calls import call
 from tests.sdk_stack import PROVIDER_KEY, StartUpstream
 
 
@@ -53,9 +52,12 @@ async def test_platform_admins_see_deployments_and_their_health_without_secrets(
     routing_file: tuple[Path, dict[str, Any]],
 ) -> None:
     upstream.enqueue(status=500)  # the first try fails, the retry succeeds
-    async with aiohttp.ClientSession() as session:
-        status, _, body = await call(session, world.root + "/v1", "fast")
-        assert status == 200, body
+    async with openai.AsyncOpenAI(
+        base_url=world.root + "/v1", api_key=MASTER_KEY, max_retries=0
+    ) as client:
+        await client.chat.completions.create(
+            model="fast", messages=[{"role": "user", "content": "hi"}]
+        )
     root = await console("platform")
     page = await root.get("/admin/routing")
     assert page.status == 200, page.text()
