@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Literal
+
 from aiohttp import web
+from pydantic import Field
 
 from gateway.admin_api.access import ADMIN, platform_admin, tenant_for
 from gateway.admin_api.responses import Body, ok, page, pagination, parse
@@ -24,6 +28,12 @@ class TenantChanges(Body):
     name: str | None = None
     plan: str | None = None
     allowed_models: list[str] | None = None
+    # The tenant's defaults for all its keys together; null lifts the limit.
+    rpm: int | None = Field(None, ge=0)
+    tpm: int | None = Field(None, ge=0)
+    max_parallel: int | None = Field(None, ge=0)
+    budget_usd: Decimal | None = Field(None, ge=0)
+    budget_period: Literal["day", "month"] | None = None
 
 
 async def list_tenants(request: web.Request) -> web.Response:
@@ -60,7 +70,7 @@ async def update_tenant(request: web.Request) -> web.Response:
     tenant, principal = await tenant_for(request, Action.TENANT_UPDATE)
     changes = (await parse(request, TenantChanges)).model_dump(exclude_unset=True)
     if not principal.platform_admin and set(changes) - {"name"}:
-        raise PermissionDenied("only platform administrators may change plan or models")
+        raise PermissionDenied("only platform administrators may change plan, models or limits")
     updated = await manage.update(request.config_dict[POOL], principal.actor, tenant.slug, changes)
     return ok(updated)
 

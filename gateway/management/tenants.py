@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import fields
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -13,10 +15,12 @@ from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.store import audit, queries, tenants
 from gateway.store.audit import Actor
 from gateway.store.records import Tenant
+from gateway.store.tenants import TenantSettings
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 STATUSES = ("active", "suspended")
-UPDATABLE = ("name", "plan", "allowed_models")
+UPDATABLE = tuple(f.name for f in fields(TenantSettings))
+_LIMITS = ("rpm", "tpm", "max_parallel", "budget_usd")
 _ALERTS = queries.load("alerts")
 
 
@@ -79,15 +83,17 @@ async def set_status(pool: Any, actor: Actor, slug: str, status: str) -> Tenant:
 
 
 async def update(pool: Any, actor: Actor, slug: str, changes: dict[str, Any]) -> Tenant:
-    """`changes` holds only the fields to change: any of name, plan, allowed_models."""
+    """`changes` holds only the fields to change, any of `UPDATABLE`: name, plan, allowed
+    models, and the default limits of the tenant's keys taken together (None: unlimited)."""
     tenant = await get(pool, slug)
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise InvalidRequest(f"unknown field {sorted(unknown)[0]!r}", param=sorted(unknown)[0])
     current = {field: getattr(tenant, field) for field in UPDATABLE}
     new = {**current, **changes}
+    _check_limits(new)
     async with pool.acquire() as conn, conn.transaction():
-        updated = await tenants.update(conn, tenant.id, *(new[f] for f in UPDATABLE))
+        updated = await tenants.update(conn, tenant.id, TenantSettings(**new))
         assert updated is not None
         await audit.record(
             conn,
@@ -96,10 +102,27 @@ async def update(pool: Any, actor: Actor, slug: str, changes: dict[str, Any]) ->
             tenant_id=tenant.id,
             target_type="tenant",
             target_id=tenant.id,
-            changes={f: [current[f], new[f]] for f in UPDATABLE if current[f] != new[f]},
+            changes={
+                f: [_plain(current[f]), _plain(new[f])] for f in UPDATABLE if current[f] != new[f]
+            },
         )
         await invalidation.tenant_changed(conn, tenant.id)
     return updated
+
+
+def _check_limits(settings: dict[str, Any]) -> None:
+    for name in _LIMITS:
+        if settings[name] is not None and settings[name] < 0:
+            raise InvalidRequest(f"{name} must not be negative", param=name)
+    if settings["budget_period"] not in (None, "day", "month"):
+        raise InvalidRequest("budget_period must be day or month", param="budget_period")
+    if settings["budget_usd"] is not None and settings["budget_period"] is None:
+        raise InvalidRequest("a budget needs a budget_period (day or month)", param="budget_period")
+
+
+def _plain(value: Any) -> Any:
+    """Audit changes are JSON: amounts as exact decimal strings."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 async def set_alert_webhook(pool: Any, actor: Actor, slug: str, url: str | None) -> str | None:

@@ -24,6 +24,12 @@ class Tenant:
     status: str
     plan: str
     allowed_models: list[str] | None
+    # Defaults for all the tenant's keys together; None: the plan's, or no limit.
+    rpm: int | None
+    tpm: int | None
+    max_parallel: int | None
+    budget_usd: Decimal | None
+    budget_period: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +11,20 @@ from gateway.store import queries
 from gateway.store.records import Tenant, from_row
 
 _Q = queries.load("tenants")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """What a platform administrator chooses about a tenant (in the `update` query's order)."""
+
+    name: str
+    plan: str
+    allowed_models: list[str] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
+    budget_usd: Decimal | None = None
+    budget_period: str | None = None
 
 
 async def create(
@@ -41,8 +57,6 @@ async def set_status(db: Any, tenant_id: UUID, status: str) -> Tenant | None:
     return from_row(Tenant, row) if row else None
 
 
-async def update(
-    db: Any, tenant_id: UUID, name: str, plan: str, allowed_models: list[str] | None
-) -> Tenant | None:
-    row = await db.fetchrow(_Q["update"], tenant_id, name, plan, allowed_models)
+async def update(db: Any, tenant_id: UUID, settings: TenantSettings) -> Tenant | None:
+    row = await db.fetchrow(_Q["update"], tenant_id, *astuple(settings))
     return from_row(Tenant, row) if row else None

@@ -20,5 +20,7 @@ WHERE m.user_id = $1 ORDER BY t.slug LIMIT $2 OFFSET $3;
 UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *;
 
 -- name: update
-UPDATE tenants SET name = $2, plan = $3, allowed_models = $4, updated_at = now()
+UPDATE tenants
+SET name = $2, plan = $3, allowed_models = $4, rpm = $5, tpm = $6, max_parallel = $7,
+    budget_usd = $8, budget_period = $9, updated_at = now()
 WHERE id = $1 RETURNING *;
