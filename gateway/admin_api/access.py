@@ -100,3 +100,17 @@ async def role_of(request: web.Request, tenant: Tenant) -> Role | None:
         return None
     role = await users.role_in(request.config_dict[POOL], tenant.id, principal.user.id)
     return Role(role) if role else None
+
+
+async def may(request: web.Request, tenant: Tenant, action: Action) -> bool:
+    """Whether the caller may do `action` in `tenant`, for offering only what will work;
+    the handler of the action still decides through `tenant_for`."""
+    principal = request[ADMIN]
+    if principal.platform_admin or principal.user is None:
+        return True
+    return allows(await role_of(request, tenant), action)
+
+
+async def owner_rights(request: web.Request, tenant: Tenant) -> bool:
+    """Owners and platform administrators may grant, change or remove the owner role."""
+    return request[ADMIN].platform_admin or await role_of(request, tenant) == Role.OWNER
