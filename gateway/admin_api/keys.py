@@ -9,7 +9,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from gateway.admin_api.access import tenant_for
+from gateway.admin_api.access import AdminPrincipal, tenant_for
 from gateway.admin_api.responses import Body, ok, page, pagination, parse, uuid_param
 from gateway.appkeys import POOL
 from gateway.errors import NotFound
@@ -39,10 +39,9 @@ async def list_keys(request: web.Request) -> web.Response:
     return page(rows, limit, offset)
 
 
-async def create_key(request: web.Request) -> web.Response:
-    tenant, principal = await tenant_for(request, Action.KEY_CREATE)
-    body = await parse(request, NewKey)
-    settings = KeySettings(
+def key_settings(body: NewKey, principal: AdminPrincipal) -> KeySettings:
+    """A new key as asked for, owned by whoever creates it."""
+    return KeySettings(
         name=body.name,
         user_id=principal.user.id if principal.user else None,
         allowed_models=body.models,
@@ -55,6 +54,11 @@ async def create_key(request: web.Request) -> web.Response:
         expires_at=body.expires_at,
         pinned_tags=body.pins,
     )
+
+
+async def create_key(request: web.Request) -> web.Response:
+    tenant, principal = await tenant_for(request, Action.KEY_CREATE)
+    settings = key_settings(await parse(request, NewKey), principal)
     created = await manage.create(request.config_dict[POOL], principal.actor, tenant.slug, settings)
     return ok({"key": created.key, "secret": created.secret}, status=201)
 

@@ -33,6 +33,11 @@ async def list_all(db: Any, limit: int, offset: int) -> list[User]:
     return [from_row(User, r) for r in await db.fetch(_Q["list"], limit, offset)]
 
 
+async def emails_of(db: Any, user_ids: list[UUID]) -> dict[UUID, str]:
+    """Addresses by id, for naming who made what (such as a tenant's keys) in one query."""
+    return {r["id"]: r["email"] for r in await db.fetch(_Q["emails_of"], user_ids)}
+
+
 async def list_in_tenant(db: Any, tenant_id: UUID, limit: int, offset: int) -> list[Member]:
     rows = await db.fetch(_Q["list_in_tenant"], tenant_id, limit, offset)
     return [from_row(Member, r) for r in rows]

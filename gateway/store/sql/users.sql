@@ -12,6 +12,9 @@ SELECT * FROM users WHERE lower(email) = lower($1);
 -- name: list
 SELECT * FROM users ORDER BY lower(email) LIMIT $1 OFFSET $2;
 
+-- name: emails_of
+SELECT id, email FROM users WHERE id = ANY($1::uuid[]);
+
 -- name: list_in_tenant
 SELECT u.*, m.role FROM users u JOIN memberships m ON m.user_id = u.id
 WHERE m.tenant_id = $1 ORDER BY lower(u.email) LIMIT $2 OFFSET $3;
