@@ -1,0 +1,93 @@
+"""Circuit breakers as clients meet them: what opens one, what an open one is spared, the
+probe after the cool-down, and the attempt made when every breaker of a group is open."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from tests.conftest import GatewayFactory
+from tests.fakes.openai_upstream import DEFAULT_REPLY, FakeOpenAI
+from tests.routing.fleet import (
+    FAST_ROUTER,
+    StartUpstream,
+    breaker_state,
+    chat,
+    group,
+    primary_and_spare,
+    providers,
+    sdk,
+    served_by,
+)
+
+
+@pytest.mark.parametrize("probe_ok", [True, False], ids=["probe-succeeds", "probe-fails"])
+async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream, probe_ok: bool
+) -> None:
+    primary, spare = FakeOpenAI(), FakeOpenAI()
+    fakes = await providers(start_upstream, primary=primary, spare=spare)
+    base = await start_gateway(primary_and_spare(fakes))
+    primary.enqueue(status=500)
+    primary.enqueue(status=500)  # two consecutive failures (attempt and retry): open
+    async with sdk(base) as client:
+        headers, _ = await chat(client, "m")
+        assert served_by(headers) == "m:spare:m"
+        assert await breaker_state(base, "m:primary:m") == "open"
+        for _ in range(5):  # open: the cheaper deployment is skipped, nothing reaches it
+            headers, _ = await chat(client, "m")
+            assert served_by(headers) == "m:spare:m"
+            assert headers["x-model-bridge-attempts"] == "1"
+        assert len(primary.requests) == 2
+        await asyncio.sleep(0.6)  # the cool-down is over: half-open
+        if probe_ok:
+            primary.enqueue(delay_before_headers=0.3)
+        else:  # the probe and its retry fail
+            primary.enqueue(delay_before_headers=0.3, status=500)
+            primary.enqueue(status=500)
+        burst = await asyncio.gather(*(chat(client, "m") for _ in range(5)))
+        # Exactly one request of the burst went to `primary`: the probe. The rest were
+        # served by `spare` at the first attempt.
+        probes = [
+            h
+            for h, _ in burst
+            if h["x-model-bridge-attempts"] != "1" or "primary" in h["x-model-bridge-deployment"]
+        ]
+        assert len(probes) == 1, [dict(h) for h, _ in burst]
+        assert len(primary.requests) == (3 if probe_ok else 4)
+        after = len(primary.requests)
+        for _ in range(3):
+            headers, _ = await chat(client, "m")
+            assert served_by(headers) == ("m:primary:m" if probe_ok else "m:spare:m")
+    assert await breaker_state(base, "m:primary:m") == ("closed" if probe_ok else "open")
+    assert len(primary.requests) == after + (3 if probe_ok else 0)
+
+
+async def test_when_every_breaker_is_open_one_deployment_is_still_tried(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream
+) -> None:
+    first, second = FakeOpenAI(status=503), FakeOpenAI(status=503)
+    routing = {
+        "providers": await providers(start_upstream, first=first, second=second),
+        "models": {"m": group("first", "second", retries=1)},
+        "router": {**FAST_ROUTER, "breaker": {"consecutive_failures": 2, "cooldown_seconds": 30}},
+    }
+    base = await start_gateway(routing)
+    async with sdk(base) as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await chat(client, "m")
+        assert raised.value.status_code == 503
+        assert [await breaker_state(base, f"m:{n}:m") for n in ("first", "second")] == [
+            "open",
+            "open",
+        ]
+        # The error names the last deployment tried; the other one opened first.
+        last_tried = raised.value.response.headers["x-model-bridge-deployment"]
+        first.status = second.status = 200  # both recovered, both still open for 30 s
+        before = len(first.requests) + len(second.requests)
+        headers, reply = await chat(client, "m")
+    assert reply.choices[0].message.content == DEFAULT_REPLY
+    assert len(first.requests) + len(second.requests) == before + 1
+    assert served_by(headers) != last_tried  # the one that opened first is the one tried
