@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +44,9 @@ class RequestContext:
     plan: Plan | None = None
     deployment: Deployment | None = None
     attempts: int = 0
+    # time.monotonic() by which the request must be answered (the router's deadline), set
+    # by failover; every attempt's upstream call is bounded by it.
+    deadline: float = math.inf
     variant: str | None = None
     cache_status: str | None = None  # hit | miss | bypass
     upstream_seconds: float = 0.0

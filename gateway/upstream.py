@@ -3,13 +3,17 @@ failures to `UpstreamError`.
 
 One `HttpTransport` (one `ClientSession`, one connector) per provider, created when the app
 starts. A non-streaming call has one deadline for headers and body; a stream has a deadline
-for its first byte and another for the silence between chunks, and no total.
+for its first byte and another for the silence between chunks, and no total. The first two
+never run past `CALL_DEADLINE`: a single slow attempt cannot outlive the router's deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
@@ -25,6 +29,14 @@ from gateway.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+# time.monotonic() by which the upstream call being made must be answered (the request's
+# deadline, or sooner by the model's own timeout), set by the failover stage around each
+# attempt. A context variable, because a transport is shared by every request and is
+# handed only the upstream request.
+CALL_DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "call_deadline", default=math.inf
+)
 
 
 class UpstreamCall(Protocol):
@@ -67,9 +79,12 @@ class HttpTransport:
         )
 
     async def open(self, request: UpstreamRequest) -> HttpCall:
+        """Headers (and, for a plain call, the body) within the phase's timeout, and never
+        past the call's deadline."""
         timeouts = self._timeouts
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (timeouts.first_byte if request.stream else timeouts.request)
+        phase = timeouts.first_byte if request.stream else timeouts.request
+        seconds = min(phase, CALL_DEADLINE.get() - time.monotonic())
+        deadline = asyncio.get_running_loop().time() + seconds
         try:
             async with asyncio.timeout_at(deadline):
                 response = await self._session.request(

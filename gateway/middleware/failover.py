@@ -2,10 +2,11 @@
 
 Walks the plan: each deployment of the group in the strategy's order (open breakers
 skipped), retrying retryable failures with exponential backoff and jitter (honouring the
-provider's Retry-After, capped), then the fallback groups, all within one deadline. A
-client error from upstream (400/401/403/404) is never retried; a context-window overflow
-moves to the context-window fallbacks. A stream that has started is never retried: the
-proxy then reports the failure in the stream and returns normally.
+provider's Retry-After, capped), then the fallback groups, all within one deadline that
+also bounds each attempt (sooner where the model sets `timeout_seconds`). A client error
+from upstream (400/401/403/404) is never retried; a context-window overflow moves to the
+context-window fallbacks. A stream that has started is never retried: the proxy then
+reports the failure in the stream and returns normally.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.routing.health import HealthBoard
 from gateway.routing.planner import Plan
 from gateway.routing.strategies import STRATEGIES
 from gateway.routing.table import Deployment, ModelGroup
+from gateway.upstream import CALL_DEADLINE
 
 
 def make_middleware(board: HealthBoard) -> Middleware:
@@ -37,16 +39,14 @@ def make_middleware(board: HealthBoard) -> Middleware:
         plan = ctx.plan
         if plan is None:
             return await handler(request)
-        deadline = time.monotonic() + plan.router.deadline_seconds
+        ctx.deadline = time.monotonic() + plan.router.deadline_seconds
         queue = list(plan.groups)
         context_fallbacks = list(plan.context_fallbacks)
         last_error: UpstreamError | None = None
         while queue:
             group = queue.pop(0)
             for deployment in _candidates(group, plan, board):
-                outcome = await _retrying(
-                    request, handler, deployment, group, plan, deadline, board
-                )
+                outcome = await _retrying(request, handler, deployment, group, plan, board)
                 if isinstance(outcome, web.StreamResponse):
                     return outcome
                 last_error = outcome or last_error or _deadline_error(group)
@@ -75,10 +75,10 @@ async def _retrying(
     deployment: Deployment,
     group: ModelGroup,
     plan: Plan,
-    deadline: float,
     board: HealthBoard,
 ) -> web.StreamResponse | UpstreamError | None:
     """The response, or the last error after the group's retries; None when out of time."""
+    deadline = request[CTX].deadline
     error: UpstreamError | None = None
     for attempt in range(group.config.retries + 1):
         if error is not None:
@@ -86,7 +86,7 @@ async def _retrying(
         if time.monotonic() >= deadline:
             return error
         try:
-            return await _attempt(request, handler, deployment, board)
+            return await _attempt(request, handler, deployment, group, board)
         except UpstreamError as exc:
             error = exc
         if not error.retryable:
@@ -95,18 +95,26 @@ async def _retrying(
 
 
 async def _attempt(
-    request: web.Request, handler: Handler, deployment: Deployment, board: HealthBoard
+    request: web.Request,
+    handler: Handler,
+    deployment: Deployment,
+    group: ModelGroup,
+    board: HealthBoard,
 ) -> web.StreamResponse:
     ctx = request[CTX]
     ctx.deployment, ctx.error, ctx.first_byte_seconds = deployment, None, None
     ctx.attempts += 1
-    board.started(deployment.id, time.monotonic())
+    now = time.monotonic()
+    timeout = group.config.timeout_seconds
+    token = CALL_DEADLINE.set(ctx.deadline if timeout is None else min(ctx.deadline, now + timeout))
+    board.started(deployment.id, now)
     ok = False
     try:
         response = await handler(request)
         ok = ctx.error is None  # a stream that failed after its first byte still returns
         return response
     finally:
+        CALL_DEADLINE.reset(token)
         tokens = (ctx.usage or {}).get("total_tokens", 0) if ok else 0
         board.finished(deployment.id, ok, time.monotonic(), ctx.first_byte_seconds, tokens)
 

@@ -25,6 +25,7 @@ from tests.routing.fleet import (
     providers,
     sdk,
     served_by,
+    status_of,
     streamed_text,
     unreachable_provider,
 )
@@ -249,8 +250,10 @@ async def test_a_context_window_error_goes_to_the_context_window_fallback(
     [
         # Cut during a backoff, or during an attempt begun just before the deadline.
         ("retries-and-fallbacks", (503, 504)),
+        # Cut during the one attempt, which alone would have run for 3 s.
+        ("one-slow-attempt", (504,)),
     ],
-    ids=["retries-and-fallbacks"],
+    ids=["retries-and-fallbacks", "one-slow-attempt"],
 )
 async def test_the_deadline_bounds_the_whole_request(
     start_gateway: GatewayFactory,
@@ -289,6 +292,35 @@ async def test_the_deadline_bounds_the_whole_request(
         assert error.type == "timeout_error"
     if scenario == "one-slow-attempt":
         assert sum(len(f.requests) for f in fakes.values()) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_a_models_own_timeout_bounds_each_attempt(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream, stream: bool
+) -> None:
+    """`timeout_seconds` is per attempt: a hung attempt is cut and retried, and when every
+    attempt hangs the client gets the 504 at once, not after `upstream.timeouts`."""
+    fake, unhurried = FakeOpenAI(), FakeOpenAI(delay_before_headers=0.5)
+    routing = {
+        "providers": await providers(start_upstream, up=fake, other=unhurried),
+        "models": {"m": group("up", retries=1, timeout_seconds=0.3), "n": group("other")},
+        "router": FAST_ROUTER,
+    }
+    base = await start_gateway(routing)
+    call = chat_stream if stream else chat
+    fake.enqueue(delay_before_headers=3.0)  # the first attempt hangs; its retry answers
+    async with sdk(base) as client:
+        started = time.monotonic()
+        headers, _ = await call(client, "m")
+        assert (headers["x-model-bridge-attempts"], len(fake.requests)) == ("2", 2)
+        assert time.monotonic() - started < 1.5
+        fake.delay_before_headers = 3.0  # every attempt hangs
+        started = time.monotonic()
+        status = await status_of(call(client, "m"))
+        assert (status, time.monotonic() - started < 1.5) == (504, True)
+        assert len(fake.requests) == 4
+        headers, _ = await call(client, "n")  # another model's slower answer is not cut
+    assert (served_by(headers), headers["x-model-bridge-attempts"]) == ("n:other:m", "1")
 
 
 @pytest.mark.parametrize(
