@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway.context import CTX
 from gateway.errors import (
     CONTEXT_LENGTH_EXCEEDED,
+    GatewayError,
     InvalidRequest,
     UpstreamError,
     UpstreamTimeout,
@@ -30,6 +31,10 @@ from gateway.routing.planner import Plan
 from gateway.routing.strategies import STRATEGIES
 from gateway.routing.table import Deployment, ModelGroup
 from gateway.upstream import CALL_DEADLINE
+
+# Refusals that say something about the deployment, not the request: its key, its access,
+# its quota.
+_DEPLOYMENT_FAULTS = frozenset({401, 403, 429})
 
 
 def make_middleware(board: HealthBoard) -> Middleware:
@@ -108,15 +113,25 @@ async def _attempt(
     timeout = group.config.timeout_seconds
     token = CALL_DEADLINE.set(ctx.deadline if timeout is None else min(ctx.deadline, now + timeout))
     board.started(deployment.id, now)
-    ok = False
+    ok: bool | None = False
     try:
         response = await handler(request)
         ok = ctx.error is None  # a stream that failed after its first byte still returns
         return response
+    except GatewayError as exc:
+        ok = None if _callers_fault(exc) else False
+        raise
     finally:
         CALL_DEADLINE.reset(token)
         tokens = (ctx.usage or {}).get("total_tokens", 0) if ok else 0
         board.finished(deployment.id, ok, time.monotonic(), ctx.first_byte_seconds, tokens)
+
+
+def _callers_fault(error: GatewayError) -> bool:
+    """A refusal of this request as sent (400, 404, 422 …), which another request to the same
+    deployment would not meet: no evidence about the deployment's health."""
+    retryable = isinstance(error, UpstreamError) and error.retryable
+    return error.status < 500 and error.status not in _DEPLOYMENT_FAULTS and not retryable
 
 
 def _candidates(group: ModelGroup, plan: Plan, board: HealthBoard) -> list[Deployment]:

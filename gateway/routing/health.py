@@ -3,7 +3,8 @@ circuit breaker. Per process, in memory; kept across routing reloads by deployme
 
 Breaker: closed → open after `consecutive_failures` in a row, or an error rate over the
 window once it has `min_requests`; open → half-open when the cool-down ends, letting one
-probe through; the probe's success closes it, its failure opens it again.
+probe through; the probe's success closes it, its failure opens it again. An outcome that
+was the caller's fault (`ok=None`) counts neither way.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class HealthBoard:
     def finished(
         self,
         deployment_id: str,
-        ok: bool,
+        ok: bool | None,
         now: float,
         first_byte_seconds: float | None,
         tokens: int = 0,
@@ -101,6 +102,9 @@ class HealthBoard:
                 if previous is None
                 else (previous + _LATENCY_WEIGHT * (first_byte_seconds - previous))
             )
+        if ok is None:
+            health.probing = False  # a half-open breaker lets the next request probe
+            return
         before = health.state
         self._judge(health, ok, now)
         if health.state != before and health.state != "half-open" and self.on_transition:

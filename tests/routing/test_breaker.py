@@ -65,6 +65,31 @@ async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
     assert len(primary.requests) == after + (3 if probe_ok else 0)
 
 
+@pytest.mark.parametrize(
+    ("status", "opens"),
+    [(400, False), (404, False), (422, False), (401, True), (403, True)],
+    ids=lambda v: str(v) if isinstance(v, int) else "",
+)
+async def test_only_errors_of_the_deployment_count_against_it(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream, status: int, opens: bool
+) -> None:
+    """A caller's malformed request says nothing of the deployment's health; a rejected
+    provider key or a forbidden model does."""
+    primary, spare = FakeOpenAI(), FakeOpenAI()
+    fakes = await providers(start_upstream, primary=primary, spare=spare)
+    base = await start_gateway(primary_and_spare(fakes))  # opens after 2 failures
+    async with sdk(base) as client:
+        for _ in range(2):
+            primary.enqueue(status=status)
+            with pytest.raises(openai.APIStatusError) as raised:
+                await chat(client, "m")
+            assert raised.value.status_code == status
+        state = await breaker_state(base, "m:primary:m")
+        headers, _ = await chat(client, "m")
+    assert state == ("open" if opens else "closed")
+    assert served_by(headers) == ("m:spare:m" if opens else "m:primary:m")
+
+
 async def test_when_every_breaker_is_open_one_deployment_is_still_tried(
     start_gateway: GatewayFactory, start_upstream: StartUpstream
 ) -> None:
