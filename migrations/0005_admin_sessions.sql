@@ -11,8 +11,9 @@ CREATE TABLE admin_sessions (
     method                text        NOT NULL CHECK (method IN ('password', 'oidc', 'saml')),
     -- Password accepted, TOTP code not yet given: the session may only finish sign-in.
     second_factor_pending boolean     NOT NULL DEFAULT false,
-    -- A one-time message for the next page (e.g. a new key's secret), read and cleared.
-    flash                 jsonb,
+    -- A one-time message for the next page (e.g. a new key's secret), read and cleared;
+    -- encrypted with a key derived from the session token, which only the cookie holds.
+    flash                 text,
     created_at            timestamptz NOT NULL DEFAULT now(),
     expires_at            timestamptz NOT NULL,
     last_seen_at          timestamptz NOT NULL DEFAULT now()

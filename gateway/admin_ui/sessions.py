@@ -8,6 +8,7 @@ signed visitor cookie instead, which the sign-in form's CSRF token is bound to.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from cryptography.fernet import Fernet
 
 from gateway.admin_api.access import ADMIN, AdminPrincipal
 from gateway.appkeys import POOL
@@ -131,17 +134,29 @@ async def end(request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def put_flash(request: web.Request, value: dict[str, Any]) -> None:
-    """A message for the next page this session opens (after a 303), shown once."""
+    """A message for the next page this session opens (after a 303), shown once. Sealed
+    with a key derived from the session token, which only the cookie holds: a new key's
+    secret waiting in the database is unreadable there."""
     token = request[VISIT].token
     if token is not None:
-        await admin_sessions.set_flash(request.config_dict[POOL], token_hash(token), value)
+        sealed = _flash_cipher(token).encrypt(orjson.dumps(value)).decode()
+        await admin_sessions.set_flash(request.config_dict[POOL], token_hash(token), sealed)
 
 
 async def take_flash(request: web.Request) -> dict[str, Any] | None:
     token = request[VISIT].token
     if token is None:
         return None
-    return await admin_sessions.take_flash(request.config_dict[POOL], token_hash(token))
+    sealed = await admin_sessions.take_flash(request.config_dict[POOL], token_hash(token))
+    if sealed is None:
+        return None
+    value: dict[str, Any] = orjson.loads(_flash_cipher(token).decrypt(sealed.encode()))
+    return value
+
+
+def _flash_cipher(token: str) -> Fernet:
+    key = hashlib.sha256(b"model-bridge-flash:" + token.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def set_cookie(

@@ -52,10 +52,10 @@ async def delete_expired(db: Any, idle_minutes: int) -> None:
     await db.execute(_Q["delete_expired"], idle_minutes)
 
 
-async def set_flash(db: Any, token_hash: bytes, value: dict[str, Any]) -> None:
-    await db.execute(_Q["set_flash"], token_hash, value)
+async def set_flash(db: Any, token_hash: bytes, sealed: str) -> None:
+    await db.execute(_Q["set_flash"], token_hash, sealed)
 
 
-async def take_flash(db: Any, token_hash: bytes) -> dict[str, Any] | None:
-    value: dict[str, Any] | None = await db.fetchval(_Q["take_flash"], token_hash)
-    return value
+async def take_flash(db: Any, token_hash: bytes) -> str | None:
+    sealed: str | None = await db.fetchval(_Q["take_flash"], token_hash)
+    return sealed

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import openai
 import pytest
 
@@ -34,6 +35,15 @@ async def api_keys(world: World, slug: str = "a") -> dict[str, dict[str, Any]]:
     status, body = await world.call("platform", "GET", f"/tenants/{slug}/keys")
     assert status == 200
     return {k["name"]: k for k in body["data"]}
+
+
+async def stored_flashes(dsn: str) -> list[str]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch("SELECT flash FROM admin_sessions WHERE flash IS NOT NULL")
+        return [r["flash"] for r in rows]
+    finally:
+        await connection.close()
 
 
 async def chat(world: World, secret: str) -> str | None:
@@ -107,7 +117,7 @@ async def test_the_key_form_names_what_is_wrong(world: World, console: ConsoleFa
 
 
 async def test_a_new_key_is_shown_once_works_and_stops_when_revoked(
-    world: World, console: ConsoleFactory
+    world: World, console: ConsoleFactory, pg_dsn: str
 ) -> None:
     member = await console("member")
     page = await member.get(f"{PAGE}/new")
@@ -127,11 +137,14 @@ async def test_a_new_key_is_shown_once_works_and_stops_when_revoked(
         expires_at=expiry.isoformat(),
     )
     assert created.status == 303 and created.headers["Location"] == f"{PAGE}/created"
+    [sealed] = await stored_flashes(pg_dsn)
+    assert "sk-" not in sealed  # sealed with the session token, which only the cookie has
     shown = await member.get(f"{PAGE}/created")
     secret_tag = shown.html.select_one("#new-key-secret")
     assert secret_tag is not None
     secret = secret_tag.get_text(strip=True)
     assert secret.startswith("sk-") and len(secret) > 30
+    assert await stored_flashes(pg_dsn) == []  # read and cleared by showing it
     copy = shown.html.select_one("button[data-copy=new-key-secret]")
     assert copy is not None and copy.has_attr("hidden")  # copy.js shows it where it can copy
     script = shown.html.select_one("script[src]")["src"]
