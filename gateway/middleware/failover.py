@@ -2,11 +2,12 @@
 
 Walks the plan: each deployment of the group in the strategy's order (open breakers
 skipped), retrying retryable failures with exponential backoff and jitter (honouring the
-provider's Retry-After, capped), then the fallback groups, all within one deadline that
-also bounds each attempt (sooner where the model sets `timeout_seconds`). A client error
-from upstream (400/401/403/404) is never retried; a context-window overflow moves to the
-context-window fallbacks. A stream that has started is never retried: the proxy then
-reports the failure in the stream and returns normally.
+provider's Retry-After, capped) while the deployment's breaker stays closed, then the
+fallback groups, all within one deadline that also bounds each attempt (sooner where the
+model sets `timeout_seconds`). A client error from upstream (400/401/403/404) is never
+retried; a context-window overflow moves to the context-window fallbacks. A stream that has
+started is never retried: the proxy then reports the failure in the stream and returns
+normally.
 """
 
 from __future__ import annotations
@@ -87,7 +88,13 @@ async def _retrying(
     error: UpstreamError | None = None
     for attempt in range(group.config.retries + 1):
         if error is not None:
+            # A retry only while the breaker lets requests through: this request's failures
+            # or others' may open it, before the backoff or during it.
+            if not board.available(deployment.id, time.monotonic()):
+                break
             await asyncio.sleep(_backoff(attempt - 1, error, plan, deadline))
+            if not board.available(deployment.id, time.monotonic()):
+                break
         if time.monotonic() >= deadline:
             return error
         try:

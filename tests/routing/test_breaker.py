@@ -42,27 +42,23 @@ async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
             assert headers["x-model-bridge-attempts"] == "1"
         assert len(primary.requests) == 2
         await asyncio.sleep(0.6)  # the cool-down is over: half-open
-        if probe_ok:
-            primary.enqueue(delay_before_headers=0.3)
-        else:  # the probe and its retry fail
-            primary.enqueue(delay_before_headers=0.3, status=500)
-            primary.enqueue(status=500)
+        primary.enqueue(delay_before_headers=0.3, status=200 if probe_ok else 500)
         burst = await asyncio.gather(*(chat(client, "m") for _ in range(5)))
         # Exactly one request of the burst went to `primary`: the probe. The rest were
-        # served by `spare` at the first attempt.
+        # served by `spare` at the first attempt. A failed probe reopens the breaker, so it
+        # is not retried there either.
         probes = [
             h
             for h, _ in burst
             if h["x-model-bridge-attempts"] != "1" or "primary" in h["x-model-bridge-deployment"]
         ]
         assert len(probes) == 1, [dict(h) for h, _ in burst]
-        assert len(primary.requests) == (3 if probe_ok else 4)
-        after = len(primary.requests)
+        assert len(primary.requests) == 3
         for _ in range(3):
             headers, _ = await chat(client, "m")
             assert served_by(headers) == ("m:primary:m" if probe_ok else "m:spare:m")
     assert await breaker_state(base, "m:primary:m") == ("closed" if probe_ok else "open")
-    assert len(primary.requests) == after + (3 if probe_ok else 0)
+    assert len(primary.requests) == 3 + (3 if probe_ok else 0)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +84,32 @@ async def test_only_errors_of_the_deployment_count_against_it(
         headers, _ = await chat(client, "m")
     assert state == ("open" if opens else "closed")
     assert served_by(headers) == ("m:spare:m" if opens else "m:primary:m")
+
+
+async def test_a_retry_skips_a_deployment_whose_breaker_opened_meanwhile(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream
+) -> None:
+    """A waits out a Retry-After on `primary`; meanwhile B's failure there opens the breaker.
+    Neither retries `primary`: both move on to `spare`."""
+    primary, spare = FakeOpenAI(), FakeOpenAI()
+    routing = primary_and_spare(await providers(start_upstream, primary=primary, spare=spare))
+    # Open after 2 failures, and still open when A's wait is over.
+    routing["router"] = {
+        **FAST_ROUTER,
+        "breaker": {"consecutive_failures": 2, "cooldown_seconds": 30},
+    }
+    base = await start_gateway(routing)
+    primary.enqueue(status=503, retry_after=1)
+    async with sdk(base) as client:
+        waiting = asyncio.create_task(chat(client, "m"))
+        while not primary.requests:
+            await asyncio.sleep(0.01)
+        primary.enqueue(status=500)
+        b_headers, _ = await chat(client, "m")
+        a_headers, _ = await waiting
+    for headers in (a_headers, b_headers):
+        assert (served_by(headers), headers["x-model-bridge-attempts"]) == ("m:spare:m", "2")
+    assert len(primary.requests) == 2 and len(spare.requests) == 2
 
 
 async def test_when_every_breaker_is_open_one_deployment_is_still_tried(
