@@ -148,8 +148,11 @@ def _candidates(group: ModelGroup, plan: Plan, board: HealthBoard) -> list[Deplo
     available = [d for d in ordered if board.available(d.id, now)]
     if available or not ordered:
         return available
-    # Every breaker is open: rather than a hard outage, try the one that opened first.
-    return [min(ordered, key=lambda d: board.get(d.id).opened_at)]
+    # Every breaker is open: rather than a hard outage, probe the one that opened first (its
+    # success closes it; its failure reopens it, so the next such request probes another).
+    oldest = min(ordered, key=lambda d: board.get(d.id).opened_at)
+    board.probe_early(oldest.id)
+    return [oldest]
 
 
 def _backoff(attempt: int, error: UpstreamError, plan: Plan, deadline: float) -> float:

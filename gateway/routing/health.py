@@ -2,9 +2,10 @@
 circuit breaker. Per process, in memory; kept across routing reloads by deployment id.
 
 Breaker: closed → open after `consecutive_failures` in a row, or an error rate over the
-window once it has `min_requests`; open → half-open when the cool-down ends, letting one
-probe through; the probe's success closes it, its failure opens it again. An outcome that
-was the caller's fault (`ok=None`) counts neither way.
+window once it has `min_requests`; open → half-open when the cool-down ends (or when failover
+must probe it early, every breaker of a group being open), letting one probe through; the
+probe's success closes it, its failure opens it again. An outcome that was the caller's
+fault (`ok=None`) counts neither way.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ class HealthBoard:
         if health.state == "open" and now - health.opened_at >= self.breaker.cooldown_seconds:
             health.state = "half-open"
         return health.state == "half-open" and not health.probing
+
+    def probe_early(self, deployment_id: str) -> None:
+        """Half-open before the cool-down ends: the next request is a probe, judged as one."""
+        health = self.get(deployment_id)
+        if health.state == "open":
+            health.state = "half-open"
 
     def started(self, deployment_id: str, now: float) -> None:
         health = self.get(deployment_id)

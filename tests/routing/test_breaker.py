@@ -1,5 +1,6 @@
-"""Circuit breakers as clients meet them: what opens one, what an open one is spared, the
-probe after the cool-down, and the attempt made when every breaker of a group is open."""
+"""Circuit breakers as clients meet them: what opens one (consecutive failures, an error
+rate, not the caller's own mistakes), what an open one is spared (new requests, retries),
+the probe after the cool-down, and the early probe when every breaker of a group is open."""
 
 from __future__ import annotations
 
@@ -62,6 +63,51 @@ async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
 
 
 @pytest.mark.parametrize(
+    ("outcomes", "opens"),
+    [
+        (["ok", "fail", "ok", "fail"], True),  # half of four: the rate is reached
+        (["ok", "ok", "ok", "fail"], False),  # a quarter: under the rate
+        (["ok", "fail", "fail"], False),  # two thirds, but fewer than min_requests
+        (["fail", "fail", "wait", "ok", "fail"], False),  # the first two left the window
+    ],
+    ids=["at-the-rate", "under-the-rate", "too-few-requests", "outside-the-window"],
+)
+async def test_an_error_rate_over_the_window_opens_the_breaker(
+    start_gateway: GatewayFactory,
+    start_upstream: StartUpstream,
+    outcomes: list[str],
+    opens: bool,
+) -> None:
+    """Ten consecutive failures would be needed: only the rate can open it here."""
+    primary, spare = FakeOpenAI(), FakeOpenAI()
+    routing = primary_and_spare(await providers(start_upstream, primary=primary, spare=spare))
+    routing["models"]["m"]["retries"] = 0
+    routing["router"] = {
+        **FAST_ROUTER,
+        "breaker": {
+            "consecutive_failures": 10,
+            "error_rate": 0.5,
+            "min_requests": 4,
+            "window_seconds": 0.5,
+            "cooldown_seconds": 30,
+        },
+    }
+    base = await start_gateway(routing)
+    async with sdk(base) as client:
+        for outcome in outcomes:
+            if outcome == "wait":
+                await asyncio.sleep(0.6)
+                continue
+            primary.enqueue(status=200 if outcome == "ok" else 500)
+            headers, _ = await chat(client, "m")  # a failure is served by `spare`
+        seen = len(primary.requests)
+        headers, _ = await chat(client, "m")
+    assert await breaker_state(base, "m:primary:m") == ("open" if opens else "closed")
+    assert served_by(headers) == ("m:spare:m" if opens else "m:primary:m")
+    assert len(primary.requests) == seen + (0 if opens else 1)
+
+
+@pytest.mark.parametrize(
     ("status", "opens"),
     [(400, False), (404, False), (422, False), (401, True), (403, True)],
     ids=lambda v: str(v) if isinstance(v, int) else "",
@@ -112,7 +158,7 @@ async def test_a_retry_skips_a_deployment_whose_breaker_opened_meanwhile(
     assert len(primary.requests) == 2 and len(spare.requests) == 2
 
 
-async def test_when_every_breaker_is_open_one_deployment_is_still_tried(
+async def test_when_every_breaker_is_open_one_is_probed_and_its_success_closes_it(
     start_gateway: GatewayFactory, start_upstream: StartUpstream
 ) -> None:
     first, second = FakeOpenAI(status=503), FakeOpenAI(status=503)
@@ -122,19 +168,24 @@ async def test_when_every_breaker_is_open_one_deployment_is_still_tried(
         "router": {**FAST_ROUTER, "breaker": {"consecutive_failures": 2, "cooldown_seconds": 30}},
     }
     base = await start_gateway(routing)
+    ids = {name: f"m:{name}:m" for name in ("first", "second")}
     async with sdk(base) as client:
         with pytest.raises(openai.APIStatusError) as raised:
             await chat(client, "m")
         assert raised.value.status_code == 503
-        assert [await breaker_state(base, f"m:{n}:m") for n in ("first", "second")] == [
-            "open",
-            "open",
-        ]
+        assert [await breaker_state(base, i) for i in ids.values()] == ["open", "open"]
         # The error names the last deployment tried; the other one opened first.
         last_tried = raised.value.response.headers["x-model-bridge-deployment"]
         first.status = second.status = 200  # both recovered, both still open for 30 s
         before = len(first.requests) + len(second.requests)
         headers, reply = await chat(client, "m")
-    assert reply.choices[0].message.content == DEFAULT_REPLY
-    assert len(first.requests) + len(second.requests) == before + 1
-    assert served_by(headers) != last_tried  # the one that opened first is the one tried
+        probed = served_by(headers)
+        assert reply.choices[0].message.content == DEFAULT_REPLY
+        assert len(first.requests) + len(second.requests) == before + 1
+        assert probed != last_tried  # the one that opened first is the one probed
+        states = {i: await breaker_state(base, i) for i in ids.values()}
+        assert states == {probed: "closed", last_tried: "open"}
+        for _ in range(3):  # closed, so it serves as usual; the other stays skipped
+            headers, _ = await chat(client, "m")
+            assert served_by(headers) == probed
+    assert len(first.requests) + len(second.requests) == before + 4
