@@ -17,6 +17,9 @@ from gateway.routing.table import RoutingHolder
 
 
 def make_middleware(holder: RoutingHolder, board: HealthBoard) -> Middleware:
+    # The board judges by the breaker settings of the routing in force, from each swap on.
+    holder.follow(lambda table: board.configure(table.config.router.breaker))
+
     @web.middleware
     async def routing(request: web.Request, handler: Handler) -> web.StreamResponse:
         operation = operation_of(request)

@@ -59,6 +59,10 @@ class HealthBoard:
             health.state, health.consecutive_failures, health.probing = "closed", 0, False
             health.outcomes.clear()
 
+    def configure(self, breaker: BreakerConfig) -> None:
+        """New settings (a routing reload) judge from the next outcome; states carry over."""
+        self.breaker = breaker
+
     def get(self, deployment_id: str) -> DeploymentHealth:
         health = self._by_id.get(deployment_id)
         if health is None:

@@ -57,7 +57,7 @@ class Reloader:
                 return self.last
             table = RoutingTable(config)
             self._transports.sync(config.providers)
-            self.holder.table = table
+            self.holder.swap(table)
             self.last = ReloadResult(time.time(), True)
             self._metrics.routing_reloads.labels("applied").inc()
             logger.info("routing reloaded: %d models", len(config.models))

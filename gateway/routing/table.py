@@ -8,7 +8,7 @@ provider, upstream model), so health and breaker state carry over.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,10 +118,20 @@ class RoutingTable:
 
 
 class RoutingHolder:
-    """The current table. Replaced by one assignment, so readers never see a half-built one."""
+    """The current table. Replaced by one assignment, so readers never see a half-built one;
+    followers (state kept beside the table, such as breaker settings) are told after it."""
 
     def __init__(self, table: RoutingTable) -> None:
         self.table = table
+        self._followers: list[Callable[[RoutingTable], None]] = []
+
+    def follow(self, follower: Callable[[RoutingTable], None]) -> None:
+        self._followers.append(follower)
+
+    def swap(self, table: RoutingTable) -> None:
+        self.table = table
+        for follower in self._followers:
+            follower(table)
 
 
 def _target(provider_name: str, model: str, provider: ProviderConfig) -> Target:

@@ -294,3 +294,30 @@ async def test_a_reload_without_a_routing_file_is_refused(
         ) as response:
             assert response.status == 401
         assert (await post_chat(session, base, "m"))[0] == 200
+
+
+async def test_a_reload_applies_new_breaker_settings(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream, tmp_path: Path
+) -> None:
+    primary, spare = FakeOpenAI(), FakeOpenAI()
+    rows = await providers(start_upstream, primary=primary, spare=spare)
+
+    def routing(failures: int) -> dict[str, Any]:
+        model = group(
+            "primary", "spare", strategy="lowest-cost", retries=0, primary=price(1), spare=price(2)
+        )
+        breaker = {"consecutive_failures": failures, "cooldown_seconds": 30}
+        return {"providers": rows, "models": {"m": model}, "router": {"breaker": breaker}}
+
+    path = tmp_path / "routing.yaml"
+    write(path, routing(100))
+    base = await start_gateway(routing(100), routing_path=path)
+    write(path, routing(1))
+    async with aiohttp.ClientSession() as session:
+        status, _ = await admin(session, base, "POST", "/routing/reload")
+        assert status == 200
+        primary.enqueue(status=500)
+        status, headers, _ = await post_chat(session, base, "m")
+        assert (status, served_by(headers)) == (200, "m:spare:m")
+        status, headers, _ = await post_chat(session, base, "m")  # one failure opened it
+    assert (status, served_by(headers), len(primary.requests)) == (200, "m:spare:m", 1)
