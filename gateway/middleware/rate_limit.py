@@ -15,8 +15,9 @@ from decimal import Decimal
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gateway.adapters.base import Json
 from gateway.config import LimitsConfig, PlanConfig
-from gateway.context import CTX
+from gateway.context import CTX, Principal
 from gateway.errors import GatewayError, RateLimited
 from gateway.limits.alerts import AlertDispatcher, crossed, warning_header
 from gateway.limits.buckets import Decision, Family, Limiter
@@ -24,7 +25,8 @@ from gateway.limits.plan import buckets_for
 from gateway.metering.cost import cost_usd
 from gateway.metering.tokens import estimate, prompt_text
 from gateway.metrics import Metrics
-from gateway.payload import operation_of, read_payload
+from gateway.payload import MODES, operation_of, read_payload
+from gateway.routing.planner import reachable
 from gateway.routing.table import RoutingHolder
 
 
@@ -49,7 +51,7 @@ def make_middleware(
         output = output if isinstance(output, int) else config.default_max_tokens
         if operation == "embeddings":
             output = 0
-        cost = _estimated_cost(holder, payload.get("model"), prompt, output)
+        cost = _estimated_cost(holder, payload, MODES[operation], ctx.principal, prompt, output)
         buckets = buckets_for(key, plans.get(key.plan), prompt + output, cost)
         if not buckets:
             return await handler(request)
@@ -76,12 +78,21 @@ def make_middleware(
     return rate_limit
 
 
-def _estimated_cost(holder: RoutingHolder, model: object, prompt: int, output: int) -> Decimal:
-    """The dearest deployment's price: a reservation must not be short."""
-    group = holder.table.groups.get(model) if isinstance(model, str) else None
-    if group is None:
-        return Decimal(0)
-    return max(cost_usd(d.price, prompt, output) for d in group.deployments)
+def _estimated_cost(
+    holder: RoutingHolder,
+    payload: Json,
+    mode: str,
+    principal: Principal | None,
+    prompt: int,
+    output: int,
+) -> Decimal:
+    """The dearest deployment the request may reach (by an alias, a policy alias, an A/B
+    split): a reservation must not be short. An unknown model costs nothing; routing
+    refuses it."""
+    model = payload.get("model")
+    groups = reachable(holder.table, model, mode, principal) if isinstance(model, str) else []
+    prices = [cost_usd(d.price, prompt, output) for g in groups for d in g.deployments]
+    return max(prices, default=Decimal(0))
 
 
 def _refusal(decision: Decision, metrics: Metrics) -> GatewayError:

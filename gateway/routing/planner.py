@@ -59,9 +59,12 @@ def _plan(
     principal: Principal | None,
     board: HealthBoard,
 ) -> Plan:
-    allowed = principal.may_use if principal is not None else (lambda _name: True)
-    if requested in POLICY_ALIASES and requested not in table.groups:
-        group = _policy(table, requested, mode, allowed, board)
+    allowed = _allowed(principal)
+    if _is_policy(table, requested):
+        candidates = _policy_candidates(table, mode, allowed)
+        if not candidates:
+            raise ModelNotFound(f"No model is available for `{requested}`.", param="model")
+        group = _policy(candidates, requested, board)
     else:
         group = table.resolve(requested)
     if not allowed(group.name):
@@ -89,41 +92,70 @@ def _plan(
     )
 
 
-def _policy(
-    table: RoutingTable,
-    policy: str,
-    mode: str,
-    allowed: Callable[[str], bool],
-    board: HealthBoard,
-) -> ModelGroup:
-    candidates = [g for g in table.groups.values() if g.mode == mode and allowed(g.name)]
-    if not candidates:
-        raise ModelNotFound(f"No model is available for `{policy}`.", param="model")
+def reachable(
+    table: RoutingTable, requested: str, mode: str, principal: Principal | None
+) -> list[ModelGroup]:
+    """Every group the plan for `requested` may start with, however the A/B split and the
+    latency-based aliases (decided only when routing, by the latencies measured by then)
+    turn out; empty for an unknown name. What a budget reservation must cover."""
+    if _is_policy(table, requested):
+        candidates = _policy_candidates(table, mode, _allowed(principal))
+        fixed = _fixed_choice(candidates, requested) if candidates else None
+        groups = [fixed] if fixed is not None else candidates
+    else:
+        found = table.find(requested)
+        groups = [found] if found is not None else []
+    return groups + [table.groups[g.config.split.model] for g in groups if g.config.split]
 
-    def cost(g: ModelGroup) -> float:
-        return float(min(d.price.input + d.price.output for d in g.deployments))
 
-    def quality(g: ModelGroup) -> float:
-        return max((d.quality or 0.0) for d in g.deployments)
+def _allowed(principal: Principal | None) -> Callable[[str], bool]:
+    return principal.may_use if principal is not None else (lambda _name: True)
+
+
+def _is_policy(table: RoutingTable, requested: str) -> bool:
+    return requested in POLICY_ALIASES and requested not in table.groups
+
+
+def _policy_candidates(
+    table: RoutingTable, mode: str, allowed: Callable[[str], bool]
+) -> list[ModelGroup]:
+    return [g for g in table.groups.values() if g.mode == mode and allowed(g.name)]
+
+
+def _policy(candidates: list[ModelGroup], policy: str, board: HealthBoard) -> ModelGroup:
+    fixed = _fixed_choice(candidates, policy)
+    if fixed is not None:
+        return fixed
 
     def latency(g: ModelGroup) -> float:
         known = [h.latency for d in g.deployments if (h := board.get(d.id)).latency is not None]
         return min(known) if known else float("inf")
 
-    if policy == "cheapest":
-        return min(candidates, key=cost)
-    if policy == "best":
-        return max(candidates, key=quality)
     if policy == "fastest":
         return min(candidates, key=latency)
-    return max(candidates, key=lambda g: _balanced(g, candidates, cost, quality, latency))
+    return max(candidates, key=lambda g: _balanced(g, candidates, latency))
+
+
+def _fixed_choice(candidates: list[ModelGroup], policy: str) -> ModelGroup | None:
+    """The choice of a policy that depends only on the file (prices, quality)."""
+    if policy == "cheapest":
+        return min(candidates, key=_cost)
+    if policy == "best":
+        return max(candidates, key=_quality)
+    return None
+
+
+def _cost(group: ModelGroup) -> float:
+    return float(min(d.price.input + d.price.output for d in group.deployments))
+
+
+def _quality(group: ModelGroup) -> float:
+    return max((d.quality or 0.0) for d in group.deployments)
 
 
 def _balanced(
     group: ModelGroup,
     candidates: list[ModelGroup],
-    cost: Callable[[ModelGroup], float],
-    quality: Callable[[ModelGroup], float],
     latency: Callable[[ModelGroup], float],
 ) -> float:
     """Quality, less cost and latency, each as a share of the largest among candidates."""
@@ -134,7 +166,7 @@ def _balanced(
         value = measure(group)
         return 1.0 if value == float("inf") else (value / top if top else 0.0)
 
-    return share(quality) - share(cost) - share(latency)
+    return share(_quality) - share(_cost) - share(latency)
 
 
 def _pins(table: RoutingTable, principal: Principal | None) -> dict[str, str]:

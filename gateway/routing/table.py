@@ -69,9 +69,12 @@ class RoutingTable:
         # model x allowed-models x tenant combinations in use).
         self.plans: dict[tuple[object, ...], Any] = {}
 
-    def resolve(self, name: str) -> ModelGroup:
+    def find(self, name: str) -> ModelGroup | None:
         """A model or an explicit alias; the built-in policy aliases are the router's."""
-        group = self.groups.get(name) or self.groups.get(self.config.aliases.get(name, ""))
+        return self.groups.get(name) or self.groups.get(self.config.aliases.get(name, ""))
+
+    def resolve(self, name: str) -> ModelGroup:
+        group = self.find(name)
         if group is None:
             raise ModelNotFound(
                 f"The model `{name}` does not exist or you do not have access to it.",

@@ -1,9 +1,14 @@
-"""Model names clients may send besides a group's own: explicit aliases and the built-in
-policy aliases (chosen among the models of the request's mode that the key may use)."""
+"""Model names clients may send besides a group's own: explicit aliases, the built-in
+policy aliases (chosen among the models of the request's mode that the key may use), and
+what a budget reserves for a request made by any of them."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import asyncpg
+import openai
 import pytest
 
 from tests.conftest import GatewayFactory
@@ -116,3 +121,40 @@ async def test_fastest_picks_the_group_measured_fastest(
             headers, _ = await chat(client, "fastest")
             assert served_by(headers) == "quick:quick:m"
     assert len(slow.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("requested", "routing_extra"),
+    [
+        ("pricey", {}),
+        ("expensive", {"aliases": {"expensive": "pricey"}}),
+        ("best", {}),
+        ("cheap", {"models": {"cheap": group("free", split={"model": "pricey", "share": 0.01})}}),
+    ],
+    ids=["model", "explicit-alias", "policy-alias", "split-away"],
+)
+async def test_a_budget_reserves_the_price_of_the_model_an_alias_reaches(
+    start_gateway: GatewayFactory,
+    start_upstream: StartUpstream,
+    pool: asyncpg.Pool,
+    requested: str,
+    routing_extra: dict[str, Any],
+) -> None:
+    """Before the call, the dearest price the request may cost is reserved: at $1000 per
+    million tokens, 1000 output tokens cost a dollar, over a five-cent budget. However the
+    request names the model, it is refused before any provider is asked."""
+    dear, free = FakeOpenAI(), FakeOpenAI()
+    routing: dict[str, Any] = {
+        "providers": await providers(start_upstream, dear=dear, free=free),
+        "models": {"pricey": group("dear", dear={**price(1000.0), "quality": 0.9})},
+    }
+    for section, rows in routing_extra.items():
+        routing[section] = {**routing.get(section, {}), **rows}
+    base = await start_gateway(routing)
+    key = await tenant_key(pool, "thrifty", budget_usd=Decimal("0.05"), budget_period="day")
+    async with sdk(base, key) as client:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await chat(client, requested, max_tokens=1000)
+        await chat(client, requested, max_tokens=1)  # not vacuous: one that fits is served
+    assert refused.value.code == "insufficient_quota"
+    assert len(dear.requests) + len(free.requests) == 1  # the one that fitted, only
