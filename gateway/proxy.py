@@ -121,8 +121,7 @@ async def _relay_stream(
                     continue
                 if assembler is not None:
                     for chunk in chunks:
-                        assembler.add(chunk)
-                out = [sse.encode(c) for c in chunks]
+                        assembler.add(orjson.loads(chunk))
                 if response is None:
                     ctx.upstream_seconds += time.perf_counter() - waited_since
                     ctx.first_byte_seconds = time.perf_counter() - started
@@ -130,7 +129,7 @@ async def _relay_stream(
                         ctx.first_byte_seconds
                     )
                     response = await start_stream(request)
-                await response.write(b"".join(out))
+                await response.write(sse.frame(chunks))
             if not translator.finished:
                 raise UpstreamProtocolError(
                     f"upstream provider {deployment.provider!r} ended the stream early",
@@ -145,12 +144,11 @@ async def _relay_stream(
             return response
         if response is None:
             response = await start_stream(request)
-        tail = b"".join(sse.encode(c) for c in translator.close())
+        tail = translator.close()
         if assembler is not None:
             assembler.usage = translator.usage
             ctx.completed = assembler.result()
-        await response.write(tail + sse.DONE)
-        await response.write_eof()
+        await response.write_eof(sse.frame(tail) + sse.DONE)
     except ConnectionResetError:
         # The client went away mid-stream: not an error of ours; stop reading upstream.
         ctx.client_disconnected = True
@@ -162,8 +160,14 @@ async def _relay_stream(
     return response if response is not None else web.Response(status=499)
 
 
+class _EventStream(web.StreamResponse):
+    # Hold the headers back until the first event, so both leave in one write: a stream is
+    # only started once its first event is in hand, so this delays nothing.
+    _send_headers_immediately = False
+
+
 async def start_stream(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(status=200, headers=_STREAM_HEADERS)
+    response = _EventStream(status=200, headers=_STREAM_HEADERS)
     await response.prepare(request)
     return response
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sse import SSEParser, encode
+from gateway.sse import SSEParser, encode, frame
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,8 @@ def test_parser_yields_complete_events(pieces: list[bytes], expected: list[bytes
 
 def test_encode_frames_one_event() -> None:
     assert encode({"a": None}) == b'data: {"a":null}\n\n'
+
+
+def test_frame_frames_serialised_documents() -> None:
+    assert frame([b'{"a":1}', b"[2]"]) == b'data: {"a":1}\n\ndata: [2]\n\n'
+    assert frame([]) == b""

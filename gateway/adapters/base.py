@@ -39,7 +39,8 @@ class UpstreamRequest:
 
 
 class StreamTranslator(Protocol):
-    """One upstream SSE `data` payload in, zero or more OpenAI chunks out; state explicit.
+    """One upstream SSE `data` payload in, zero or more OpenAI chunks out, serialised (JSON
+    without line breaks, ready to frame); state explicit.
 
     `usage` is the token usage seen so far (None until the provider reports it),
     `finished` tells a clean end of stream from a dropped connection, and `text_parts` is
@@ -50,9 +51,9 @@ class StreamTranslator(Protocol):
     finished: bool
     text_parts: list[str]
 
-    def feed(self, data: bytes) -> list[Json]: ...
+    def feed(self, data: bytes) -> list[bytes]: ...
 
-    def close(self) -> list[Json]: ...
+    def close(self) -> list[bytes]: ...
 
 
 class Adapter(Protocol):

@@ -40,6 +40,8 @@ _FINISH_REASONS = {
     "tool_use": "tool_calls",
     "tool_call": "tool_calls",
 }
+_SPEC_REASONS = frozenset(_FINISH_REASONS.values())
+_USAGE_NULL_TAIL = b',"usage":null}'
 
 
 def map_finish_reason(reason: object) -> str:
@@ -104,7 +106,13 @@ class OpenAIAdapter:
 
 
 class OpenAIStreamTranslator:
-    """Normalises each chunk; holds the usage back and re-emits it the way the client asked."""
+    """Normalises each chunk; holds the usage back and re-emits it the way the client asked.
+
+    Chunks come out serialised. A chunk the provider already sent exactly as normalisation
+    would leave it is relayed as the provider's own bytes (less a trailing `"usage":null`
+    the client did not ask for), which spares re-serialising nearly every chunk of a
+    spec-following provider.
+    """
 
     def __init__(self, operation: Operation, target: Target, client_wants_usage: bool) -> None:
         self.usage: Json | None = None
@@ -115,7 +123,7 @@ class OpenAIStreamTranslator:
         self._last: Json | None = None
         self.text_parts: list[str] = []
 
-    def feed(self, data: bytes) -> list[Json]:
+    def feed(self, data: bytes) -> list[bytes]:
         if data == b"[DONE]":
             self.finished = True
             return []
@@ -127,26 +135,63 @@ class OpenAIStreamTranslator:
             return []
         if "error" in chunk:
             raise _stream_error(chunk, self._target)
+        choices = chunk.get("choices")
+        if choices and "object" in chunk:
+            relayed = self._as_sent(chunk, choices, data)
+            if relayed is not None:
+                return [relayed]
         usage = chunk.pop("usage", None)
         if usage:
             self.usage = usage
-        choices = chunk.get("choices")
-        if not choices:
-            self._last = chunk
-            return []  # a usage-only chunk: re-emitted in close(), once, if asked for
         self._last = chunk
+        if not choices:
+            return []  # a usage-only chunk: re-emitted in close(), once, if asked for
         _normalize_chunk(chunk, self._chat)
         if self._wants_usage:
             chunk["usage"] = None
+        self._observe(choices)
+        return [orjson.dumps(chunk)]
+
+    def _as_sent(self, chunk: Json, choices: Any, data: bytes) -> bytes | None:
+        """The provider's bytes when they need no change, else None (normalise instead)."""
+        if not isinstance(choices, list) or b"\n" in data or b"\r" in data:
+            return None  # a line break would end the client's SSE event early
+        content_field = "delta" if self._chat else "text"
+        for choice in choices:
+            if not (
+                isinstance(choice, dict)
+                and content_field in choice
+                and "logprobs" in choice
+                and "finish_reason" in choice
+            ):
+                return None
+            reason = choice["finish_reason"]
+            if reason is not None and not (isinstance(reason, str) and reason in _SPEC_REASONS):
+                return None
+            if self._chat and not isinstance(choice["delta"], dict):
+                return None
+        if "usage" not in chunk:
+            if self._wants_usage:
+                return None
+        elif chunk["usage"] is not None or next(reversed(chunk)) != "usage":
+            return None
+        elif not self._wants_usage:
+            if not data.endswith(_USAGE_NULL_TAIL):
+                return None
+            data = data[: -len(_USAGE_NULL_TAIL)] + b"}"
+        self._last = chunk
+        self._observe(choices)
+        return data
+
+    def _observe(self, choices: list[Json]) -> None:
         for choice in choices:
             if choice.get("finish_reason"):
                 self.finished = True
             text = choice["delta"].get("content") if self._chat else choice.get("text")
             if text:
                 self.text_parts.append(text)
-        return [chunk]
 
-    def close(self) -> list[Json]:
+    def close(self) -> list[bytes]:
         if not (self._wants_usage and self.usage is not None and self._last is not None):
             return []
         last = self._last
@@ -160,7 +205,7 @@ class OpenAIStreamTranslator:
         }
         if last.get("system_fingerprint"):  # optional in the spec, but never null
             chunk["system_fingerprint"] = last["system_fingerprint"]
-        return [chunk]
+        return [orjson.dumps(chunk)]
 
 
 def _chunk_object(chat: bool) -> str:

@@ -93,8 +93,7 @@ async def _replay(request: web.Request, stored: Json, payload: Json) -> web.Stre
     include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
     response = await start_stream(request)
     body = b"".join(sse.encode(c) for c in stream_chunks(stored, include_usage))
-    await response.write(body + sse.DONE)
-    await response.write_eof()
+    await response.write_eof(body + sse.DONE)
     return response
 
 

@@ -59,7 +59,7 @@ def test_stream_translation(case: str, client_options: dict[str, Any]) -> None:
     raw = (FIXTURES / f"{case}.events.txt").read_bytes()
     chunks = [c for data in parser.feed(raw) for c in translator.feed(data)]
     chunks += translator.close()
-    assert chunks == fixture(f"{case}.chunks.json")
+    assert [orjson.loads(c) for c in chunks] == fixture(f"{case}.chunks.json")
     assert translator.finished
     assert translator.usage == {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
 
@@ -139,3 +139,57 @@ def test_error_classification(
     assert "sk-provider-secret" not in error.message
     if status >= 500:
         assert isinstance(error, UpstreamUnavailable)
+
+
+_EXACT = (
+    b'{"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]'
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "wants_usage", "relayed"),
+    [
+        (_EXACT + b',"usage":null}', True, _EXACT + b',"usage":null}'),
+        (_EXACT + b',"usage":null}', False, _EXACT + b"}"),
+        (_EXACT + b"}", False, _EXACT + b"}"),
+        (_EXACT.replace(b'"m",', b'"m", ') + b"}", False, _EXACT.replace(b'"m",', b'"m", ') + b"}"),
+        (_EXACT + b"}", True, None),  # usage: null must be added
+        (_EXACT.replace(b"null}]", b'"eos"}]') + b"}", False, None),  # finish reason mapped
+        (_EXACT.replace(b',"logprobs":null', b"") + b"}", False, None),  # logprobs added
+        (_EXACT.replace(b'"m",', b'"m",\n') + b"}", False, None),  # a line break: re-framed
+        (_EXACT + b',"usage":null }', False, None),  # not the exact tail: re-serialised
+    ],
+    ids=[
+        "exact-usage-asked",
+        "exact-usage-dropped",
+        "exact-no-usage",
+        "exact-with-spaces",
+        "usage-missing",
+        "finish-reason",
+        "logprobs-missing",
+        "line-break",
+        "loose-usage-tail",
+    ],
+)
+def test_exact_chunks_are_relayed_as_sent(
+    data: bytes, wants_usage: bool, relayed: bytes | None
+) -> None:
+    """Spec-exact chunks go out as the provider's bytes; all others are normalised. Either
+    way the client reads the same JSON."""
+    options = {"include_usage": wants_usage}
+    translator = openai.stream_translator("chat", {"stream_options": options}, TARGET)
+    [out] = translator.feed(data)
+    if relayed is not None:
+        assert out == relayed
+    else:
+        assert out == orjson.dumps(orjson.loads(out))  # re-serialised, compact
+    expected = orjson.loads(data.replace(b"\n", b""))
+    expected.pop("usage", None)
+    expected["choices"][0].setdefault("logprobs", None)
+    if expected["choices"][0]["finish_reason"] == "eos":
+        expected["choices"][0]["finish_reason"] = "stop"
+    if wants_usage:
+        expected["usage"] = None
+    assert orjson.loads(out) == expected
+    assert translator.text_parts == ["Hi"]
