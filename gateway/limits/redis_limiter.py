@@ -1,6 +1,7 @@
 """The Redis limiter: every process shares the counters, so N processes admit exactly the
 configured limit between them. One Lua script checks every bucket of a request and charges
-them only if all pass (all-or-nothing, one round trip, the Redis server's clock).
+them only if all pass (all-or-nothing, on the Redis server's clock); the same script settles.
+Concurrent requests' calls travel in one batch (`ScriptBatch`), each still atomic.
 
 If Redis is unreachable the configured failure mode applies: `open` falls back to
 per-process limits (logged, counted), `closed` refuses with 503; both recover by themselves
@@ -20,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.errors import GatewayError
 from gateway.limits.buckets import Bucket, Charge, Decision, Family
 from gateway.limits.memory import MemoryLimiter
+from gateway.limits.script_batch import ScriptBatch
 from gateway.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -48,58 +50,83 @@ local function window(period, now)
 end
 """
 
-ACQUIRE = (
+# Calls end to end, each `kind, request_id, n` and n triples (one per key): an acquire
+# ('a': period, limit, cost) checks every bucket and charges them only if all pass; a settle
+# ('s': period, window, delta) corrects each window by the delta and frees the slots. One
+# reply per call. All calls of a batch share one reading of the server's clock.
+BATCH = (
     _WINDOW
     + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local request_id = ARGV[1]
-local out = {'0'}
-local windows = {}
-for i = 1, #KEYS do
-  local period, limit, cost = ARGV[i * 3 - 1], tonumber(ARGV[i * 3]), tonumber(ARGV[i * 3 + 1])
-  if period == 'inflight' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-    local used = redis.call('ZCARD', KEYS[i])
-    if used + 1 > limit then return {tostring(i), '1'} end
-    windows[i] = 0
-    table.insert(out, '0'); table.insert(out, tostring(limit - used - 1)); table.insert(out, '0')
-  else
-    local w, reset = window(period, now)
-    local used = tonumber(redis.call('GET', KEYS[i] .. ':' .. w) or '0')
-    if used + cost > limit then return {tostring(i), tostring(reset)} end
-    windows[i] = w
-    table.insert(out, tostring(w)); table.insert(out, tostring(limit - used - cost))
-    table.insert(out, tostring(reset))
+
+local function acquire(k, a, n, request_id)
+  local out = {'0'}
+  local windows = {}
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local period, limit, cost = ARGV[a + i * 3 - 2], tonumber(ARGV[a + i * 3 - 1]),
+                                tonumber(ARGV[a + i * 3])
+    if period == 'inflight' then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      local used = redis.call('ZCARD', key)
+      if used + 1 > limit then return {tostring(i), '1'} end
+      windows[i] = 0
+      table.insert(out, '0'); table.insert(out, tostring(limit - used - 1)); table.insert(out, '0')
+    else
+      local w, reset = window(period, now)
+      local used = tonumber(redis.call('GET', key .. ':' .. w) or '0')
+      if used + cost > limit then return {tostring(i), tostring(reset)} end
+      windows[i] = w
+      table.insert(out, tostring(w)); table.insert(out, tostring(limit - used - cost))
+      table.insert(out, tostring(reset))
+    end
   end
-end
-for i = 1, #KEYS do
-  local period, cost = ARGV[i * 3 - 1], tonumber(ARGV[i * 3 + 1])
-  if period == 'inflight' then
-    redis.call('ZADD', KEYS[i], now + 600, request_id)
-    redis.call('EXPIRE', KEYS[i], 700)
-  else
-    local key = KEYS[i] .. ':' .. windows[i]
-    redis.call('INCRBYFLOAT', key, cost)
-    local _, reset = window(period, now)
-    redis.call('EXPIRE', key, math.ceil(reset) + 60)
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local period, cost = ARGV[a + i * 3 - 2], tonumber(ARGV[a + i * 3])
+    if period == 'inflight' then
+      redis.call('ZADD', key, now + 600, request_id)
+      redis.call('EXPIRE', key, 700)
+    else
+      local counter = key .. ':' .. windows[i]
+      redis.call('INCRBYFLOAT', counter, cost)
+      local _, reset = window(period, now)
+      redis.call('EXPIRE', counter, math.ceil(reset) + 60)
+    end
   end
+  return out
 end
-return out
+
+local function settle(k, a, n, request_id)
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local period, w, delta = ARGV[a + i * 3 - 2], ARGV[a + i * 3 - 1], tonumber(ARGV[a + i * 3])
+    if period == 'inflight' then
+      redis.call('ZREM', key, request_id)
+    elseif delta ~= 0 and redis.call('EXISTS', key .. ':' .. w) == 1 then
+      redis.call('INCRBYFLOAT', key .. ':' .. w, delta)
+    end
+  end
+  return {'1'}
+end
+
+local replies = {}
+local k, a = 0, 0
+while a < #ARGV do
+  local kind, request_id, n = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  a = a + 3
+  if kind == 'a' then
+    table.insert(replies, acquire(k, a, n, request_id))
+  else
+    table.insert(replies, settle(k, a, n, request_id))
+  end
+  k = k + n
+  a = a + n * 3
+end
+return replies
 """
 )
-
-SETTLE = """
-for i = 1, #KEYS do
-  local period, w, delta = ARGV[i * 3 - 1], ARGV[i * 3], tonumber(ARGV[i * 3 + 1])
-  if period == 'inflight' then
-    redis.call('ZREM', KEYS[i], ARGV[1])
-  elseif delta ~= 0 and redis.call('EXISTS', KEYS[i] .. ':' .. w) == 1 then
-    redis.call('INCRBYFLOAT', KEYS[i] .. ':' .. w, delta)
-  end
-end
-return 1
-"""
 
 
 class LimitsUnavailable(GatewayError):
@@ -110,18 +137,17 @@ class LimitsUnavailable(GatewayError):
 
 class RedisLimiter:
     def __init__(self, client: aioredis.Redis, metrics: Metrics, fail_open: bool) -> None:
-        self._acquire = client.register_script(ACQUIRE)
-        self._settle = client.register_script(SETTLE)
+        self._batch = ScriptBatch(client.register_script(BATCH))
         self._metrics = metrics
         self._fail_open = fail_open
         self._fallback = MemoryLimiter()
 
     async def acquire(self, buckets: list[Bucket], request_id: str) -> Decision:
-        args: list[Any] = [request_id]
+        args: list[Any] = ["a", request_id, len(buckets)]
         for bucket in buckets:
             args += [bucket.period, bucket.limit, bucket.cost]
         try:
-            reply = await self._acquire(keys=[b.key for b in buckets], args=args)
+            reply = await self._batch.call([b.key for b in buckets], args)
         except REDIS_DOWN as exc:
             return await self._unavailable(exc, buckets, request_id)
         values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
@@ -143,16 +169,18 @@ class RedisLimiter:
     async def settle(
         self, charges: tuple[Charge, ...], actual: dict[Family, float], request_id: str
     ) -> None:
-        if charges and charges[0].local:
+        if not charges:
+            return
+        if charges[0].local:
             await self._fallback.settle(charges, actual, request_id)
             return
-        args: list[Any] = [request_id]
+        args: list[Any] = ["s", request_id, len(charges)]
         for charge in charges:
             bucket = charge.bucket
             delta = actual[bucket.family] - bucket.cost if bucket.family in actual else 0
             args += [bucket.period, charge.window, delta]
         try:
-            await self._settle(keys=[c.bucket.key for c in charges], args=args)
+            await self._batch.call([c.bucket.key for c in charges], args)
         except REDIS_DOWN as exc:
             self._metrics.limits_redis_errors.inc()
             logger.warning("could not settle limits in Redis (%s)", type(exc).__name__)

@@ -13,9 +13,10 @@ from redis import asyncio as aioredis
 
 from gateway.limits.buckets import Bucket
 from gateway.limits.memory import window_of
-from gateway.limits.redis_limiter import ACQUIRE
+from gateway.limits.redis_limiter import RedisLimiter
 from gateway.management import keys as manage_keys
 from gateway.management import tenants as manage_tenants
+from gateway.metrics import Metrics
 from gateway.store.audit import Actor
 from gateway.store.keys import KeySettings
 from tests.conftest import GatewayFactory
@@ -121,15 +122,15 @@ async def test_lua_windows_match_python(redis_url: str, period: str) -> None:
     """The script computes windows on the Redis clock; they must agree with ours."""
     client = aioredis.Redis.from_url(redis_url)
     try:
-        script = client.register_script(ACQUIRE)
+        limiter = RedisLimiter(client, Metrics(), fail_open=False)
         bucket = Bucket(f"mb:{{t:test}}:{period}", "requests", period, 10, 1, "x")  # type: ignore[arg-type]
-        reply = await script(keys=[bucket.key], args=["req", period, 10, 1])
+        decision = await limiter.acquire([bucket], "req")
         seconds, micros = await client.time()
         window, reset = window_of(period, seconds + micros / 1e6)  # type: ignore[arg-type]
     finally:
         await client.aclose()
-    assert int(float(reply[1])) == window
-    assert abs(float(reply[3]) - reset) < 2
+    assert decision.charges[0].window == window
+    assert abs(decision.charges[0].reset_seconds - reset) < 2
 
 
 async def test_token_limits_settle_to_real_usage_across_processes(
