@@ -28,7 +28,7 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.routing.health import HealthBoard
-from gateway.routing.planner import Plan
+from gateway.routing.planner import Plan, describe_pins
 from gateway.routing.strategies import STRATEGIES
 from gateway.routing.table import Deployment, ModelGroup
 from gateway.upstream import CALL_DEADLINE
@@ -66,7 +66,7 @@ def make_middleware(board: HealthBoard) -> Middleware:
         if last_error is None:
             raise InvalidRequest(
                 f"No deployment of `{ctx.model}` is allowed for this tenant "
-                f"(pinned to {dict(plan.pins)}).",
+                f"(pinned to {describe_pins(plan.pins)}).",
                 param="model",
                 code="no_deployment_in_region",
             )

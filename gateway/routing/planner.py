@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.context import Principal
-from gateway.errors import ModelNotFound, PermissionDenied
+from gateway.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from gateway.routing.health import HealthBoard
 from gateway.routing.schema import POLICY_ALIASES, RouterConfig
 from gateway.routing.table import ModelGroup, RoutingTable
@@ -170,12 +170,23 @@ def _balanced(
 
 
 def _pins(table: RoutingTable, principal: Principal | None) -> dict[str, str]:
-    """The tenant's pins from routing.yaml, narrowed by the key's own (a key cannot widen
-    them: on a conflicting value no deployment matches, and the request fails clearly)."""
+    """The tenant's pins from routing.yaml, narrowed by the key's own. A key cannot widen
+    them: where the two disagree no deployment may serve it, and the request is refused."""
     key = principal.key if principal is not None else None
     if key is None:
         return {}
-    pins = dict(table.config.tenant_tags.get(key.tenant_slug, {}))
-    for tag, value in key.pinned_tags.items():
-        pins[tag] = value if pins.get(tag, value) == value else "\0conflict"
-    return pins
+    tenant = table.config.tenant_tags.get(key.tenant_slug, {})
+    conflicts = {t: v for t, v in key.pinned_tags.items() if tenant.get(t, v) != v}
+    if conflicts:
+        raise InvalidRequest(
+            f"This key is pinned to {describe_pins(conflicts)}, but its tenant only reaches "
+            f"{describe_pins({t: tenant[t] for t in conflicts})}: no deployment may serve it.",
+            param="model",
+            code="no_deployment_in_region",
+        )
+    return {**tenant, **key.pinned_tags}
+
+
+def describe_pins(pins: Mapping[str, str]) -> str:
+    """`region=eu, tier=gold`: pins as a client reads them in an error message."""
+    return ", ".join(f"{tag}={value}" for tag, value in sorted(pins.items()))

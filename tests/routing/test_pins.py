@@ -66,4 +66,45 @@ async def test_a_pinned_caller_stays_in_its_region(
         headers, _ = await chat(unpinned, "us-only")
         assert served_by(headers) == "us-only:us:m"
     assert refused.value.code == "no_deployment_in_region"
-    assert "region" in refused.value.body["message"]  # type: ignore[index]
+    assert refused.value.body["message"] == (  # type: ignore[index]
+        "No deployment of `us-only` is allowed for this tenant (pinned to region=eu)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_region", "refusal"),
+    [
+        (
+            "us",
+            "This key is pinned to region=us, but its tenant only reaches region=eu: "
+            "no deployment may serve it.",
+        ),
+        ("eu", None),
+    ],
+    ids=["contradicting", "agreeing"],
+)
+async def test_a_key_pin_cannot_widen_its_tenants(
+    start_gateway: GatewayFactory,
+    start_upstream: StartUpstream,
+    pool: asyncpg.Pool,
+    key_region: str,
+    refusal: str | None,
+) -> None:
+    eu, us = FakeOpenAI(), FakeOpenAI()
+    fakes = await providers(start_upstream, eu=eu, us=us)
+    base = await start_gateway(regional(fakes, {"acme": {"region": "eu"}}))
+    key = await tenant_key(pool, "acme", pinned_tags={"region": key_region})
+    async with sdk(base, key) as client:
+        if refusal is None:
+            headers, _ = await chat(client, "both")
+            assert served_by(headers) == "both:eu:m"
+        else:
+            with pytest.raises(openai.BadRequestError) as refused:
+                await chat(client, "both")
+            assert refused.value.body == {  # OpenAI's shape, in words a person reads
+                "message": refusal,
+                "type": "invalid_request_error",
+                "param": "model",
+                "code": "no_deployment_in_region",
+            }
+    assert us.requests == []
