@@ -61,3 +61,30 @@ WHERE ($1::uuid IS NULL OR tenant_id = $1) AND hour >= date_trunc('hour', $2::ti
   AND hour < $5::timestamptz
 GROUP BY 1
 ORDER BY 1;
+
+-- name: latency_percentiles_in_tenant
+-- Percentiles need each request's latency, so they read the raw rows, through the
+-- (tenant_id, at) index.
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_ms
+FROM usage
+WHERE tenant_id = $1 AND at >= $2 AND at < $3;
+
+-- name: latency_percentiles_everywhere
+-- The whole platform's, through the (at) index.
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_ms
+FROM usage
+WHERE at >= $1 AND at < $2;
+
+-- name: key_names
+-- Names for the key ids of a report. $1 NULL: any tenant's keys (platform administrators).
+SELECT id, name FROM api_keys
+WHERE id = ANY($2::uuid[]) AND ($1::uuid IS NULL OR tenant_id = $1);
+
+-- name: member_emails
+-- Emails for the user ids of a report, of the tenant's members only. $1 NULL: any user.
+SELECT u.id, u.email FROM users u
+WHERE u.id = ANY($2::uuid[])
+  AND ($1::uuid IS NULL
+       OR EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = u.id));
