@@ -123,6 +123,15 @@ def _kept(values: dict[str, object]) -> dict[str, object]:
 
 
 async def home(request: web.Request) -> web.Response:
+    """Straight to the one place most people work: the platform overview for platform
+    administrators, the tenant's overview for a member of one tenant; otherwise a chooser."""
+    principal = request[ADMIN]
+    if principal.platform_admin:
+        return redirect("/admin/overview")
+    if principal.user is not None:
+        memberships = await users.memberships_of(request.config_dict[POOL], principal.user.id)
+        if len(memberships) == 1:
+            return redirect(f"/admin/t/{memberships[0][1]}/")
     return await render(request, "home.html")
 
 
