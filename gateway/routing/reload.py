@@ -51,10 +51,10 @@ class Reloader:
             try:
                 config = await asyncio.to_thread(load_routing_config, self.path)
             except ConfigError as exc:
-                self.last = ReloadResult(time.time(), False, str(exc))
-                self._metrics.routing_reloads.labels("rejected").inc()
-                logger.error("routing reload rejected; the previous routing stays:\n%s", exc)
-                return self.last
+                return self._reject(str(exc))
+            except UnicodeDecodeError as exc:
+                # A file caught half-written can end inside a multi-byte character.
+                return self._reject(f"{self.path}: not valid UTF-8 ({exc.reason})")
             table = RoutingTable(config)
             self._transports.sync(config.providers)
             self.holder.swap(table)
@@ -63,21 +63,31 @@ class Reloader:
             logger.info("routing reloaded: %d models", len(config.models))
             return self.last
 
+    def _reject(self, error: str) -> ReloadResult:
+        self.last = ReloadResult(time.time(), False, error)
+        self._metrics.routing_reloads.labels("rejected").inc()
+        logger.error("routing reload rejected; the previous routing stays:\n%s", error)
+        return self.last
+
     async def watch(self, interval: float = 1.0) -> None:
-        """Polls the file's modification time: portable, and one stat per second is free."""
+        """Polls the file's stat: portable, and one stat per second is free."""
         if self.path is None:
             return
-        seen = _mtime(self.path)
+        seen = _signature(self.path)
         while True:
             await asyncio.sleep(interval)
-            current = _mtime(self.path)
+            current = _signature(self.path)
             if current != seen:
                 seen = current
                 await self.reload()
 
 
-def _mtime(path: Path) -> float | None:
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """Modification time, size and inode: the kernel stamps times at a coarse clock tick,
+    so a file written in two steps within one tick differs from what was read only in
+    size; a file replaced by a rename, only in its inode."""
     try:
-        return path.stat().st_mtime_ns / 1e9
+        stat = path.stat()
     except OSError:
         return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino

@@ -248,8 +248,9 @@ models:
     [
         (COMPLETE.replace("  a: ", "  b: ").encode(), "unknown provider"),
         (COMPLETE.encode()[:-4], "not valid YAML"),
+        (COMPLETE.encode()[: COMPLETE.encode().index("ü".encode()) + 1], "not valid UTF-8"),
     ],
-    ids=["invalid", "cut-mid-structure"],
+    ids=["invalid", "cut-mid-structure", "cut-mid-character"],
 )
 async def test_the_watcher_rejects_a_bad_file_and_applies_the_good_one_after(
     start_gateway: GatewayFactory,
@@ -277,6 +278,24 @@ async def test_the_watcher_rejects_a_bad_file_and_applies_the_good_one_after(
         path.write_text(COMPLETE.replace("URL", url))
         await wait_for_model(session, base, "new")
         assert (await post_chat(session, base, "m"))[0] == 200
+
+
+async def test_the_watcher_sees_a_rewrite_within_one_clock_tick(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream, tmp_path: Path
+) -> None:
+    """File times come from a coarse clock: two writes a few milliseconds apart can carry
+    the same modification time. The stamp is forced equal here."""
+    fake = FakeOpenAI()
+    routing = {"providers": await providers(start_upstream, a=fake), "models": {"m": group("a")}}
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump(routing))
+    stamp = path.stat().st_mtime_ns
+    base = await start_gateway(routing, routing_path=path)
+    await asyncio.sleep(0.2)  # the watcher has taken the file's signature
+    path.write_text(yaml.safe_dump({**routing, "models": {"m": group("a"), "n": group("a")}}))
+    os.utime(path, ns=(stamp, stamp))
+    async with aiohttp.ClientSession() as session:
+        await wait_for_model(session, base, "n")
 
 
 async def test_a_reload_without_a_routing_file_is_refused(
