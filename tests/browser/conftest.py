@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests.admin_api.world import PASSWORD, World
 from tests.admin_ui.conftest import EMAILS, world
@@ -80,6 +80,11 @@ async def sign_in(page: Page, who: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def sections(page: Page) -> Locator:
+    """The side menu: the viewed tenant's pages, then the platform's."""
+    return page.get_by_role("navigation", name="Sections")
 
 
 @pytest.fixture
