@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Screenshot, sign_in
+from tests.browser.conftest import Screenshot, sections, sign_in
 
 
 async def test_a_platform_admin_opens_the_routing_page_and_reloads(
     page: Page, screenshot: Screenshot
 ) -> None:
     await sign_in(page, "platform")
-    await (
-        page.get_by_role("navigation", name="Sections").get_by_role("link", name="Routing").click()
-    )
+    await sections(page).get_by_role("link", name="Routing").click()
     await expect(page.get_by_role("heading", name="Routing", exact=True)).to_be_visible()
     demo = page.locator('tr[data-deployment="demo:demo:demo"]')
     await expect(demo.get_by_role("cell")).to_have_text(
