@@ -76,9 +76,9 @@ async def page(browser: Browser, world: World) -> AsyncIterator[Page]:
 async def sign_in(page: Page, who: str) -> None:
     """Signs in with the password form as one of the world's people (see EMAILS)."""
     await page.goto("/admin/login")
-    await page.get_by_label("Email").fill(EMAILS[who])
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Email", exact=True).fill(EMAILS[who])
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
