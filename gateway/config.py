@@ -130,6 +130,9 @@ class AdminConsoleConfig(_Frozen):
     # None: `Secure` when the request came over TLS (directly or, behind a proxy, as it
     # says in X-Forwarded-Proto); true/false force it.
     secure_cookies: bool | None = None
+    # Tenants' SSO identity providers may be on loopback or private addresses (an IdP on
+    # your own network). Off: a tenant admin cannot aim the console at internal services.
+    sso_private_networks: bool = False
 
 
 class GatewayConfig(_Frozen):

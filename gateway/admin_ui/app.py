@@ -16,6 +16,7 @@ from gateway.admin_ui import csrf, errors, sessions, views
 from gateway.admin_ui.headers import add_security_headers
 from gateway.admin_ui.routing_table import LINKS
 from gateway.config import AdminConsoleConfig
+from gateway.sso import services as sso
 
 PREFIX = "/admin"
 _HERE = Path(__file__).parent
@@ -42,6 +43,7 @@ def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Applicatio
     )
     ui[sessions.SIGNER] = sessions.Signer(secret)
     ui[sessions.SETTINGS] = settings
+    sso.setup(ui, secret, settings.sso_private_networks)
     public, exempt = set(), set()
     modules = page_modules()
     for page in (route for module in modules for route in module.ROUTES):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import UUID
 
 import pyotp
 
@@ -96,11 +97,24 @@ async def failed(
 
 
 async def succeeded(
-    pool: Any, throttle: LoginThrottle | None, user: User, method: str, ip: str | None
+    pool: Any,
+    throttle: LoginThrottle | None,
+    user: User,
+    method: str,
+    ip: str | None,
+    *,
+    tenant_id: UUID | None = None,
 ) -> None:
+    """`tenant_id`: the tenant whose identity provider signed the user in (SSO)."""
     if throttle is not None:
         throttle.succeeded(subjects(user.email, ip)[0])
     actor = Actor(type="user", id=str(user.id), label=user.email, ip=ip)
     await audit.record(
-        pool, actor, "user.login", target_type="user", target_id=user.id, changes={"method": method}
+        pool,
+        actor,
+        "user.login",
+        tenant_id=tenant_id,
+        target_type="user",
+        target_id=user.id,
+        changes={"method": method},
     )

@@ -26,7 +26,10 @@ ConsoleFactory = Callable[[str | None], Awaitable[Console]]
 
 @pytest.fixture
 async def world(start_gateway: GatewayFactory, pg_dsn: str) -> World:
-    base_url = await start_gateway(demo_routing().model_dump(mode="json"))
+    # SSO tests' identity provider (tests/fakes/oidc_idp.py) listens on 127.0.0.1.
+    base_url = await start_gateway(
+        demo_routing().model_dump(mode="json"), admin={"sso_private_networks": True}
+    )
     return await build_world(base_url, pg_dsn)
 
 

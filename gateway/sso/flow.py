@@ -1,0 +1,69 @@
+"""A sign-in in progress, kept in the browser between leaving for the identity provider and
+coming back: a short-lived cookie signed with the console secret.
+
+It is `SameSite=Lax` where the session cookie is `Strict`: the provider sends the browser
+back with a top-level GET from its own site, and a Strict cookie would not come along. It
+binds the answer to the browser that asked (the OIDC `state`, the SAML request id), so an
+answer captured or planted elsewhere is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import asdict, dataclass
+
+import orjson
+from aiohttp import web
+
+from gateway.admin_ui import sessions
+
+COOKIE = "mb_sso"
+LIFETIME_SECONDS = 600
+_PURPOSE = "sso-flow"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    protocol: str  # "oidc" or "saml"
+    tenant: str  # the tenant's slug
+    next: str  # the console page to open afterwards
+    state: str = ""
+    nonce: str = ""
+    code_verifier: str = ""
+    request_id: str = ""  # SAML's AuthnRequest ID
+    expires: int = 0
+
+
+def put(request: web.Request, response: web.StreamResponse, flow: Flow) -> None:
+    stamped = Flow(**(asdict(flow) | {"expires": int(time.time()) + LIFETIME_SECONDS}))
+    payload = base64.urlsafe_b64encode(orjson.dumps(asdict(stamped))).decode()
+    signed = request.app[sessions.SIGNER].sign(_PURPOSE, payload)
+    sessions.set_cookie(
+        request, response, COOKIE, signed, max_age=LIFETIME_SECONDS, same_site="Lax"
+    )
+
+
+def read(request: web.Request) -> Flow | None:
+    """The flow this browser started, if its cookie is genuine and fresh. Whatever the
+    answer, the caller `clear`s the cookie: one flow serves one answer."""
+    payload = request.app[sessions.SIGNER].unsign(_PURPOSE, request.cookies.get(COOKIE))
+    if payload is None:
+        return None
+    try:
+        flow = Flow(**orjson.loads(base64.urlsafe_b64decode(payload)))
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    return flow if flow.expires > time.time() else None
+
+
+def clear(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path=sessions.COOKIE_PATH)
+
+
+def console_url(request: web.Request, path: str) -> str:
+    """An absolute address of the console, as the browser reached it: what identity
+    providers are told to send people back to."""
+    scheme = "https" if sessions.is_tls(request) else "http"
+    return f"{scheme}://{request.host}{path}"
