@@ -17,11 +17,19 @@ from gateway.store.records import Tenant, User
 
 
 async def refused(
-    request: web.Request, refusal: SignInRefused, method: str, tenant_id: UUID | None
+    request: web.Request,
+    refusal: SignInRefused,
+    method: str,
+    tenant_id: UUID | None,
+    *,
+    end_flow: bool = True,
 ) -> web.Response:
+    """The page saying why. `end_flow` False: the browser's flow stays (the SAML answer's
+    POST, which a third party can make, must not cancel someone's sign-in in progress)."""
     await record(request.config_dict[POOL], refusal, method, tenant_id, request.remote)
     response = await render(request, "sso_refused.html", refusal.status, message=refusal.message)
-    flow.clear(response)
+    if end_flow:
+        flow.clear(response)
     return response
 
 

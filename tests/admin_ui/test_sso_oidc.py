@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from joserfc.jwk import RSAKey
 
 from tests.admin_api.world import World
 from tests.admin_ui.conftest import ConsoleFactory
@@ -122,6 +123,13 @@ async def test_an_id_token_that_fails_any_check_signs_nobody_in(
     idp.claims = {}
     idp.sign_with_unpublished_key()
     assert await _refused(world, pg_dsn) == ("oidc", "id_token_signature", 400)
+    # A key rotated in at the provider, unknown to the cached key set: fetched again.
+    idp.key, idp.signing_key = RSAKey.generate_key(2048, parameters={"kid": "k2"}), None
+    client = Console(world.root)
+    try:
+        assert (await follow_continue(client, await oidc_sign_in(client))).status == 200
+    finally:
+        await client.close()
 
 
 async def test_the_callback_needs_the_browsers_own_flow(

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.typedefs import Handler
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -61,6 +62,7 @@ class Idp:
     user: IdpUser | None = None  # None: the authorize endpoint answers access_denied
     claims: dict[str, Any] = field(default_factory=dict)  # None values remove a claim
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # the path of every request served
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"}))
     signing_key: RSAKey | None = None  # None: `key`, the published one
     _grants: dict[str, Grant] = field(default_factory=dict)
@@ -182,7 +184,13 @@ async def start_idp(
 ) -> Idp:
     """A provider listening on 127.0.0.1; `idp.issuer` is its base URL."""
     idp = Idp(issuer="", client_id=client_id, client_secret=client_secret, auth_method=auth_method)
-    app = web.Application()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        idp.requests.append(request.path)
+        return await handler(request)
+
+    app = web.Application(middlewares=[record])
     app.router.add_get("/.well-known/openid-configuration", idp.discovery)
     app.router.add_get("/jwks", idp.jwks)
     app.router.add_get("/authorize", idp.authorize)

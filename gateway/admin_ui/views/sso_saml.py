@@ -97,7 +97,7 @@ async def assertion_consumer(request: web.Request) -> web.StreamResponse:
         if not await sso.saml_request_answer(pool, request_id, tenant_id, identity.as_json()):
             raise SignInRefused("saml_replayed", _START_AGAIN, status=400)
     except SignInRefused as exc:
-        return await outcome.refused(request, exc, "saml", tenant_id)
+        return await outcome.refused(request, exc, "saml", tenant_id, end_flow=False)
     return await outcome.continue_page(request, FINISH_PATH)
 
 
