@@ -62,7 +62,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
 local function acquire(k, a, n, request_id)
   local out = {'0'}
-  local windows = {}
+  local windows, resets, fresh = {}, {}, {}
   for i = 1, n do
     local key = KEYS[k + i]
     local period, limit, cost = ARGV[a + i * 3 - 2], tonumber(ARGV[a + i * 3 - 1]),
@@ -75,9 +75,10 @@ local function acquire(k, a, n, request_id)
       table.insert(out, '0'); table.insert(out, tostring(limit - used - 1)); table.insert(out, '0')
     else
       local w, reset = window(period, now)
-      local used = tonumber(redis.call('GET', key .. ':' .. w) or '0')
+      local stored = redis.call('GET', key .. ':' .. w)
+      local used = tonumber(stored or '0')
       if used + cost > limit then return {tostring(i), tostring(reset)} end
-      windows[i] = w
+      windows[i], resets[i], fresh[i] = w, reset, not stored
       table.insert(out, tostring(w)); table.insert(out, tostring(limit - used - cost))
       table.insert(out, tostring(reset))
     end
@@ -91,8 +92,8 @@ local function acquire(k, a, n, request_id)
     else
       local counter = key .. ':' .. windows[i]
       redis.call('INCRBYFLOAT', counter, cost)
-      local _, reset = window(period, now)
-      redis.call('EXPIRE', counter, math.ceil(reset) + 60)
+      -- Set once, when the window's counter is made: it lives until the window ends.
+      if fresh[i] then redis.call('EXPIRE', counter, math.ceil(resets[i]) + 60) end
     end
   end
   return out

@@ -1,11 +1,12 @@
-"""Calls of one Lua script, sent to Redis together.
+"""Calls of one Lua script, sent to Redis together when they come faster than Redis answers.
 
 A round trip to Redis costs the gateway far more CPU than the script costs Redis, and every
-request makes two (charge, then settle). So calls queue while a batch is in flight, and the
-next batch carries all of them: one `EVALSHA` per hash slot, its arguments the calls' own,
-end to end. Under load batches grow; alone, a call waits for nothing but its own round trip.
-Each caller still awaits its own reply (or the batch's exception), so nothing about a call's
-outcome or ordering changes: a settle has reached Redis before its response is sent.
+request makes two (charge, then settle). A call made while nothing is in flight goes at
+once, alone; calls made while one is in flight queue, and the next batch carries them all:
+one `EVALSHA` per hash slot, their arguments end to end. So under load batches grow, and
+alone a call costs what it always did. Each caller still awaits its own reply (or the
+batch's exception), so a call's outcome and ordering do not change: a settle has reached
+Redis before its response is sent.
 
 The script must accept concatenated calls and return one reply per call, in order.
 """
@@ -33,29 +34,40 @@ class ScriptBatch:
     def __init__(self, script: AsyncScript) -> None:
         self._script = script
         self._queue: dict[str, list[_Call]] = defaultdict(list)
+        self._busy = False  # a call or a batch is in flight
         self._sender: asyncio.Task[None] | None = None
 
     async def call(self, keys: list[str], args: list[Any]) -> Any:
         """The script's reply to this call; the keys must share one hash slot."""
-        loop = asyncio.get_running_loop()
-        call = _Call(keys, args, loop.create_future())
+        if not self._busy:
+            self._busy = True
+            try:
+                replies = await self._script(keys=keys, args=args)
+            finally:
+                self._next()
+            return replies[0]
+        call = _Call(keys, args, asyncio.get_running_loop().create_future())
         self._queue[hash_tag(keys[0])].append(call)
-        if self._sender is None:
-            self._sender = loop.create_task(self._send())
         return await call.reply
 
-    async def _send(self) -> None:
+    def _next(self) -> None:
+        """What was in flight has returned: send what queued meanwhile, or go idle."""
+        if not self._queue:
+            self._busy = False
+            return
+        queued, self._queue = self._queue, defaultdict(list)
+        batches = [
+            calls[start : start + MAX_CALLS]
+            for calls in queued.values()
+            for start in range(0, len(calls), MAX_CALLS)
+        ]
+        self._sender = asyncio.get_running_loop().create_task(self._send(batches))
+
+    async def _send(self, batches: list[list[_Call]]) -> None:
         try:
-            while self._queue:
-                queued, self._queue = self._queue, defaultdict(list)
-                batches = [
-                    calls[start : start + MAX_CALLS]
-                    for calls in queued.values()
-                    for start in range(0, len(calls), MAX_CALLS)
-                ]
-                await asyncio.gather(*(self._run(calls) for calls in batches))
+            await asyncio.gather(*(self._run(calls) for calls in batches))
         finally:
-            self._sender = None
+            self._next()
 
     async def _run(self, calls: list[_Call]) -> None:
         keys = [key for call in calls for key in call.keys]

@@ -49,7 +49,8 @@ async def test_concurrent_calls_share_round_trips_and_keep_their_own_answers(
         }
         # In submission order: each tenant's first three hold its three slots.
         assert admitted == {t: [True, True, True, False, False] for t in tenants}
-        assert calls == len(tenants)  # one script per hash slot, not one per request
+        # The first went alone; the nine that came while it was in flight, one per slot.
+        assert calls == 1 + len(tenants)
 
         for i, decision in enumerate(decisions[:3]):
             await limiter.settle(decision.charges, {"tokens": 0.0, "budget": 0.0}, f"a{i}")
@@ -86,3 +87,19 @@ async def test_each_caller_gets_the_batch_failure() -> None:
 )
 def test_hash_tag_follows_redis_cluster(key: str, tag: str) -> None:
     assert hash_tag(key) == tag
+
+
+async def test_a_window_counter_expires_after_its_window(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.flushdb()
+        limiter = RedisLimiter(client, Metrics(), fail_open=False)
+        first = await limiter.acquire([_rpm("ttl", 100)], "r1")
+        second = await limiter.acquire([_rpm("ttl", 100)], "r2")
+        counter = f"{_rpm('ttl', 100).key}:{first.charges[0].window}"
+        ttl = await client.ttl(counter)
+        used = float(await client.get(counter))
+    finally:
+        await client.aclose()
+    assert used == 2 and second.charges[0].remaining == 98
+    assert first.charges[0].reset_seconds + 59 <= ttl <= first.charges[0].reset_seconds + 61
