@@ -6,6 +6,7 @@ for one process. The Redis backend (several processes) implements the same two c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from typing import Any, Protocol
@@ -58,17 +59,66 @@ class CacheBackendError(Exception):
 
 
 class RedisCache:
-    """Shared by every process. Keys are already per-tenant hashes; values are JSON bytes."""
+    """Shared by every process. Keys are already per-tenant hashes; values are JSON bytes.
+
+    A lookup costs the gateway a round trip, mostly client CPU rather than Redis time. One
+    made while nothing is in flight goes at once; those made while one is in flight wait
+    and go together in one `MGET` (one key per entry: identical requests share it).
+    """
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._waiting: dict[str, list[asyncio.Future[bytes | None]]] = {}
+        self._busy = False  # a lookup is in flight
+        self._reader: asyncio.Task[None] | None = None
 
     async def get(self, key: str) -> bytes | None:
+        if self._busy:
+            value: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(_PREFIX + key, []).append(value)
+            return await value
+        self._busy = True
         try:
-            value: bytes | None = await self._client.get(_PREFIX + key)
+            stored: bytes | None = await self._client.get(_PREFIX + key)
         except RedisError as exc:
             raise CacheBackendError(type(exc).__name__) from exc
-        return value
+        finally:
+            self._next()
+        return stored
+
+    def _next(self) -> None:
+        """A lookup has returned: send those that waited for it, or go idle."""
+        if not self._waiting:
+            self._busy = False
+            return
+        waiting, self._waiting = self._waiting, {}
+        self._reader = asyncio.get_running_loop().create_task(self._read(waiting))
+
+    async def _read(self, waiting: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
+        try:
+            try:
+                values: list[Any] = await self._client.mget(list(waiting))
+            except RedisError as exc:
+                failure = CacheBackendError(type(exc).__name__)
+                failure.__cause__ = exc
+                values = [failure] * len(waiting)
+            except Exception as exc:  # each lookup fails as it would have alone
+                values = [exc] * len(waiting)
+            except BaseException:
+                for futures in waiting.values():
+                    for future in futures:
+                        future.cancel()
+                raise
+            for futures, stored in zip(waiting.values(), values, strict=True):
+                for future in futures:
+                    if future.done():
+                        continue  # its request was cancelled meanwhile
+                    if isinstance(stored, Exception):
+                        future.set_exception(stored)
+                    else:
+                        future.set_result(stored)
+        finally:
+            self._next()
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:
