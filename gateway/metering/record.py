@@ -6,7 +6,6 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import orjson
 
@@ -46,13 +45,14 @@ class UsageRecord:
         return cls(**data)
 
     def to_row(self) -> tuple[Any, ...]:
-        """Column values in `COLUMNS` order, typed for asyncpg's COPY."""
+        """Column values in `COLUMNS` order, typed for asyncpg's COPY (which parses ids in
+        their text form itself, faster than `uuid.UUID`)."""
         return (
             self.request_id,
             datetime.fromtimestamp(self.at, UTC),
-            _uuid(self.tenant_id),
-            _uuid(self.key_id),
-            _uuid(self.user_id),
+            self.tenant_id or None,
+            self.key_id or None,
+            self.user_id or None,
             self.requested_model,
             self.model,
             self.provider,
@@ -73,7 +73,3 @@ class UsageRecord:
 
 
 COLUMNS = tuple(f.name for f in fields(UsageRecord))
-
-
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
