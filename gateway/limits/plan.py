@@ -11,18 +11,21 @@ from gateway.limits.buckets import Bucket, Family, Period
 
 _ADJECTIVE = {"day": "daily", "month": "monthly"}
 _CALENDAR: tuple[Period, ...] = ("day", "month")
+_NO_PLAN = PlanConfig()
 
 
 def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decimal) -> list[Bucket]:
     tag = "{t:" + key.tenant_id + "}"  # one hash slot per tenant: one atomic script
     mine, tenant = f"mb:{tag}:k:{key.key_id}", f"mb:{tag}:t"
     limits = key.tenant_limits
-    plan = plan or PlanConfig()
-    wanted: list[tuple[str, Family, Period, float | None, float, str]] = [
-        (f"{mine}:rpm", "requests", "minute", key.rpm, 1, "requests per minute for this key"),
-        (f"{mine}:tpm", "tokens", "minute", key.tpm, tokens, "tokens per minute for this key"),
+    plan = plan or _NO_PLAN
+    # Every request checks all of these; names and labels are only made for those set.
+    wanted: tuple[tuple[str, str, Family, Period, float | None, float, str], ...] = (
+        (mine, ":rpm", "requests", "minute", key.rpm, 1, "requests per minute for this key"),
+        (mine, ":tpm", "tokens", "minute", key.tpm, tokens, "tokens per minute for this key"),
         (
-            f"{mine}:par",
+            mine,
+            ":par",
             "concurrency",
             "inflight",
             key.max_parallel,
@@ -30,7 +33,8 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
             "concurrent requests for this key",
         ),
         (
-            f"{tenant}:rpm",
+            tenant,
+            ":rpm",
             "requests",
             "minute",
             limits.rpm or plan.rpm,
@@ -38,7 +42,8 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
             "requests per minute for this organization",
         ),
         (
-            f"{tenant}:tpm",
+            tenant,
+            ":tpm",
             "tokens",
             "minute",
             limits.tpm or plan.tpm,
@@ -46,7 +51,8 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
             "tokens per minute for this organization",
         ),
         (
-            f"{tenant}:par",
+            tenant,
+            ":par",
             "concurrency",
             "inflight",
             limits.max_parallel or plan.max_parallel,
@@ -54,7 +60,8 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
             "concurrent requests for this organization",
         ),
         (
-            f"{tenant}:mreq",
+            tenant,
+            ":mreq",
             "requests",
             "month",
             plan.monthly_requests,
@@ -62,13 +69,19 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
             "monthly request quota of this organization's plan",
         ),
         (
-            f"{tenant}:mtok",
+            tenant,
+            ":mtok",
             "tokens",
             "month",
             plan.monthly_tokens,
             tokens,
             "monthly token quota of this organization's plan",
         ),
+    )
+    buckets = [
+        Bucket(owner + suffix, family, period, float(limit), cost_, label)
+        for owner, suffix, family, period, limit, cost_, label in wanted
+        if limit is not None
     ]
     budgets = (
         (mine, key.budget_usd, key.budget_period, "this key"),
@@ -77,17 +90,14 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
     for owner, amount, period, label in budgets:
         for calendar in _CALENDAR:  # narrows the stored text to a Period
             if amount is not None and period == calendar:
-                budget: tuple[str, Family, Period, float | None, float, str] = (
-                    f"{owner}:usd",
-                    "budget",
-                    calendar,
-                    float(amount),
-                    float(cost),
-                    f"{_ADJECTIVE[calendar]} budget of {label}",
+                buckets.append(
+                    Bucket(
+                        f"{owner}:usd",
+                        "budget",
+                        calendar,
+                        float(amount),
+                        float(cost),
+                        f"{_ADJECTIVE[calendar]} budget of {label}",
+                    )
                 )
-                wanted.append(budget)
-    return [
-        Bucket(k, family, period, float(limit), cost_, label)
-        for k, family, period, limit, cost_, label in wanted
-        if limit is not None
-    ]
+    return buckets
