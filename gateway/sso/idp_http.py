@@ -126,11 +126,10 @@ class IdpClient:
             raise SignInRefused("idp_unreachable", _UNREACHABLE, status=502) from exc
 
     def _check(self, url: str) -> None:
-        problem = url_problem(url)
-        host = URL(url).host or ""
-        literal_private = _is_ip(host) and not is_public(host)
-        if problem or (literal_private and not self._private_networks):
-            logger.warning("refused identity provider address for host %s", host)
+        """Literal addresses here; names are checked once resolved (`PublicAddressResolver`)."""
+        host = "" if url_problem(url) else URL(url).host or ""
+        if not host or (_is_ip(host) and not is_public(host) and not self._private_networks):
+            logger.warning("refused identity provider address for host %r", host)
             raise SignInRefused(
                 "idp_address",
                 "The identity provider's address is not allowed. Ask an administrator "

@@ -122,6 +122,8 @@ async def verify_id_token(
     nonce: str,
 ) -> dict[str, Any]:
     algorithms = [name for name in metadata.signing_algorithms if name in ASYMMETRIC]
+    if not algorithms:  # joserfc would take an empty list as "its defaults"
+        raise SignInRefused("idp_algorithms", _NOT_ACCEPTED, status=502)
     registry = jwt.JWTClaimsRegistry(
         now=int(time.time()),
         leeway=LEEWAY_SECONDS,
@@ -166,7 +168,8 @@ def identity_from(claims: dict[str, Any], groups_claim: str) -> Identity:
             "email_missing", "Your identity provider did not share your email address."
         )
     # Some providers send the string "true"; anything else is not a verified address.
-    if claims.get("email_verified") not in (True, "true"):
+    verified = claims.get("email_verified")
+    if verified is not True and verified != "true":  # `in (True, ...)` would take 1 too
         raise SignInRefused(
             "email_unverified",
             f"Your identity provider has not verified {email}, so it cannot be used to sign in.",

@@ -84,6 +84,14 @@ async def test_without_just_in_time_only_members_get_in_and_others_are_told_why(
         ("owner@b.example", True, "other_tenant", "also belongs to another tenant"),
         ("root@platform.example", True, "platform_admin", "sign in with their password"),
     ]
+    for org, message in [
+        ("nosuch", "nosuch does not use single sign-on here"),
+        ("b", "b does not use single sign-on here"),  # as if it did not exist
+        ("x@unknown.example", "No tenant signs in addresses at unknown.example"),
+    ]:
+        status, _, page = await start(owner, org)
+        assert status == 400 and page.html.select_one("#e-org").text.startswith(message)
+        assert page.html.select_one("#f-org")["value"] == org
     for email, verified, reason, expected in cases:
         idp.sign_in_as(email, email_verified=verified)
         client = Console(world.root)
@@ -143,7 +151,7 @@ async def test_the_callback_needs_the_browsers_own_flow(
         cookie = next(c for c in client.session.cookie_jar if c.key == "mb_sso")
         assert cookie["samesite"] == "Lax" and cookie["httponly"] and cookie["path"] == "/admin"
         back = (await at_idp(client, location)).removeprefix(world.root)
-        forged = back.replace("state=", "state=x")
+        forged = back.replace("state=", "state=%C3%A9")  # not even ASCII
         refused = await client.get(forged, allow_redirects=False)
         assert refused.status == 400 and "start again" in refused.text()
         # The code is useless in another browser (login CSRF), and the flow was used up.

@@ -11,6 +11,7 @@ is, and opens the session.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from aiohttp import web
 from pydantic import Field
@@ -30,6 +31,7 @@ from gateway.store import sso, tenants
 from gateway.store.records import Tenant
 from gateway.store.sso import SsoConfig
 
+_NO_SSO = "{} does not use single sign-on here. Check the name, or sign in with your password."
 _START_AGAIN = "This sign-in expired or was started in another browser. Please start again."
 
 
@@ -58,10 +60,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         return await outcome.refused(request, exc, config.protocol, tenant.id)
 
 
-_NO_SSO = "{} does not use single sign-on here. Check the name, or sign in with your password."
-
-
-async def _tenant_slug(pool: object, org: str) -> tuple[str | None, str | None]:
+async def _tenant_slug(pool: Any, org: str) -> tuple[str | None, str | None]:
     """The tenant named, or the one tenant whose SSO takes the address's domain."""
     if "@" not in org:
         return org.lower(), None
@@ -103,7 +102,8 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     try:
         if started is None or started.protocol != "oidc" or tenant is None:
             raise SignInRefused("flow_missing", _START_AGAIN, status=400)
-        if not hmac.compare_digest(request.query.get("state", ""), started.state):
+        state = request.query.get("state", "").encode()
+        if not hmac.compare_digest(state, started.state.encode()):
             raise SignInRefused("state_mismatch", _START_AGAIN, status=400)
         config = (await sso.get(pool, tenant.id)).config
         secret = await _client_secret(request, tenant, config)
