@@ -33,7 +33,13 @@ def page_modules() -> list[ModuleType]:
 def create_admin_ui(secret: str, settings: AdminConsoleConfig) -> web.Application:
     ui = web.Application(
         # Outermost first: error pages wrap everything, CSRF needs the session's binding.
-        middlewares=[errors.make_middleware(), sessions.make_middleware(), csrf.make_middleware()]
+        middlewares=[
+            errors.make_middleware(),
+            # Before the session check: "/admin" as typed is the console's home, "/admin/".
+            web.normalize_path_middleware(append_slash=True, remove_slash=False),
+            sessions.make_middleware(),
+            csrf.make_middleware(),
+        ]
     )
     aiohttp_jinja2.setup(
         ui,

@@ -81,3 +81,11 @@ async def test_console_middlewares_never_run_on_the_api(world: World) -> None:
             body = await response.json()
             assert set(body["error"]) == {"message", "type", "param", "code"}
             assert "Content-Security-Policy" not in response.headers
+
+
+async def test_the_console_answers_at_admin_as_typed(world: World) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(world.root + "/admin", allow_redirects=False) as response,
+    ):
+        assert response.status == 308 and response.headers["Location"] == "/admin/"
