@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_upstream import (
+from tests.fakes.openai_answers import (
     DEFAULT_REPLY,
     TOOL_ARGUMENTS,
     vector_for,

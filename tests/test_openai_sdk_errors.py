@@ -11,10 +11,8 @@ import openai
 import pytest
 
 from tests.conftest import GatewayFactory
-from tests.fakes.openai_upstream import (
-    FakeOpenAI,
-    openai_error,
-)
+from tests.fakes.openai_answers import openai_error
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.sdk_stack import (
     CHAT,
     PROVIDER_KEY,

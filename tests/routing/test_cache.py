@@ -12,7 +12,8 @@ import openai
 import pytest
 
 from tests.conftest import GatewayFactory
-from tests.fakes.openai_upstream import DEFAULT_REPLY, FakeOpenAI
+from tests.fakes.openai_answers import DEFAULT_REPLY
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.routing.fleet import (
     AUTH,
     HI,

@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from tests.conftest import GatewayFactory
-from tests.fakes.openai_upstream import DEFAULT_REPLY, FakeOpenAI, openai_error
+from tests.fakes.openai_answers import DEFAULT_REPLY, openai_error
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.routing.fleet import (
     FAST_ROUTER,
     StartUpstream,
