@@ -2,57 +2,140 @@
 
 Names follow the OpenTelemetry GenAI conventions where one exists; every label set is bounded
 (model names come from the routing file, never from the request).
+
+What every request records goes into `LoopCounter` and `LoopHistogram`: a dict update, and a
+bisect for a histogram. prometheus_client's own children take a lock and walk the buckets in
+Python on every call, which a request paid several times over; the event loop needs neither,
+as everything runs on its thread, the scrape included. They are exposed through the registry
+at scrape time like any other metric.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+Labels = tuple[object, ...]  # label values in `labelnames` order; str() when scraped
+
+
+class _LoopMetric:
+    """A collector for the registry: `describe` names what `collect` yields, so a clash of
+    names is caught at start-up as it is for the library's own metrics."""
+
+    kind: type[CounterMetricFamily] | type[HistogramMetricFamily]
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self._name, self._documentation, self._labelnames = name, documentation, list(labelnames)
+
+    def _family(self) -> Any:
+        return self.kind(self._name, self._documentation, labels=self._labelnames)
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+
+class LoopCounter(_LoopMetric):
+    kind = CounterMetricFamily
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        super().__init__(name, documentation, labelnames)
+        self.values: dict[Labels, float] = {}
+        registry.register(self)
+
+    def inc(self, labels: Labels, amount: float = 1.0) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + amount
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for labels, value in self.values.items():
+            family.add_metric([str(v) for v in labels], value)
+        yield family
+
+
+class LoopHistogram(_LoopMetric):
+    kind = HistogramMetricFamily
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        buckets: Sequence[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._bounds = tuple(float(b) for b in buckets)
+        le = [floatToGoString(b) for b in self._bounds]  # type: ignore[no-untyped-call]
+        self._le = [*le, "+Inf"]
+        # Per label set: the count of each bucket (the last one past every bound), then the sum.
+        self.series: dict[Labels, list[float]] = {}
+        registry.register(self)
+
+    def observe(self, labels: Labels, value: float) -> None:
+        series = self.series.get(labels)
+        if series is None:
+            series = self.series[labels] = [0.0] * (len(self._bounds) + 2)
+        series[bisect_left(self._bounds, value)] += 1  # the first bound >= value: `le`
+        series[-1] += value
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for labels, series in self.series.items():
+            buckets = list(zip(self._le, accumulate(series[:-1]), strict=True))
+            family.add_metric([str(v) for v in labels], buckets, sum_value=series[-1])
+        yield family
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(
+        # Recorded by every request.
+        self.requests = LoopCounter(
             "model_bridge_requests",
             "Client requests by route, model and status",
             ("route", "model", "status"),
-            registry=r,
+            r,
         )
-        self.overhead = Histogram(
+        self.overhead = LoopHistogram(
             "model_bridge_overhead_seconds",
             "Time spent in the gateway, excluding upstream",
             ("route",),
-            buckets=_OVERHEAD_BUCKETS,
-            registry=r,
+            _OVERHEAD_BUCKETS,
+            r,
         )
-        self.upstream_latency = Histogram(
+        self.upstream_latency = LoopHistogram(
             "gen_ai_server_request_duration_seconds",
             "Upstream call duration",
             ("provider", "model"),
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            _LATENCY_BUCKETS,
+            r,
         )
-        self.time_to_first_token = Histogram(
+        self.time_to_first_token = LoopHistogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time to the first streamed chunk",
             ("provider", "model"),
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            _LATENCY_BUCKETS,
+            r,
         )
-        self.tokens = Counter(
-            "gen_ai_client_token_usage",
-            "Tokens reported by providers",
-            ("model", "type"),
-            registry=r,
+        self.tokens = LoopCounter(
+            "gen_ai_client_token_usage", "Tokens reported by providers", ("model", "type"), r
         )
+
+        # Recorded on rarer events.
 
         self.cache_errors = Counter(
             "model_bridge_cache_errors",
@@ -93,7 +176,7 @@ class Metrics:
 
     def child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, looked up once and kept: prometheus' `labels()` costs
-        microseconds that every request would otherwise pay, several times over."""
+        microseconds."""
         key = (id(metric), labels)
         found = self._children.get(key)
         if found is None:
@@ -101,8 +184,8 @@ class Metrics:
         return found
 
     def observe_response(self, route: str, model: str, status: int, overhead: float) -> None:
-        self.child(self.requests, route, model, str(status)).inc()
-        self.child(self.overhead, route).observe(overhead)
+        self.requests.inc((route, model, status))
+        self.overhead.observe((route,), overhead)
 
     async def handle_scrape(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))

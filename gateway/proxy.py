@@ -86,9 +86,7 @@ async def _relay_whole(
     now = time.perf_counter()
     ctx.upstream_seconds += now - before
     ctx.first_byte_seconds = now - started
-    metrics.child(metrics.upstream_latency, deployment.provider, deployment.public_model).observe(
-        now - started
-    )
+    metrics.upstream_latency.observe((deployment.provider, deployment.public_model), now - started)
     data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
     ctx.usage = data.get("usage")
     if ctx.collect_response:
@@ -125,9 +123,7 @@ async def _relay_stream(
                 if response is None:
                     ctx.upstream_seconds += time.perf_counter() - waited_since
                     ctx.first_byte_seconds = time.perf_counter() - started
-                    metrics.child(metrics.time_to_first_token, *labels).observe(
-                        ctx.first_byte_seconds
-                    )
+                    metrics.time_to_first_token.observe(labels, ctx.first_byte_seconds)
                     response = await start_stream(request)
                 await response.write(sse.frame(chunks))
             if not translator.finished:
@@ -152,7 +148,7 @@ async def _relay_stream(
     except ConnectionResetError:
         # The client went away mid-stream: not an error of ours; stop reading upstream.
         ctx.client_disconnected = True
-    metrics.child(metrics.upstream_latency, *labels).observe(time.perf_counter() - started)
+    metrics.upstream_latency.observe(labels, time.perf_counter() - started)
     ctx.usage = translator.usage
     if ctx.usage is None:
         ctx.streamed_text = "".join(translator.text_parts)
@@ -193,7 +189,8 @@ def _seconds(retry_after: str) -> float | None:
 def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:
     if not isinstance(usage, dict):
         return
+    model = deployment.public_model
     for kind, field in (("input", "prompt_tokens"), ("output", "completion_tokens")):
         count = usage.get(field)
         if isinstance(count, int) and count > 0:
-            metrics.child(metrics.tokens, deployment.public_model, kind).inc(count)
+            metrics.tokens.inc((model, kind), count)
