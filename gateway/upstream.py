@@ -79,20 +79,24 @@ class HttpTransport:
         )
 
     async def open(self, request: UpstreamRequest) -> HttpCall:
-        """Headers (and, for a plain call, the body) within the phase's timeout, and never
-        past the call's deadline."""
+        """Headers and, for a plain call, the whole body, under one timer: within the phase's
+        timeout, and never past the call's deadline."""
         timeouts = self._timeouts
         phase = timeouts.first_byte if request.stream else timeouts.request
         seconds = min(phase, CALL_DEADLINE.get() - time.monotonic())
-        deadline = asyncio.get_running_loop().time() + seconds
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(seconds):
                 response = await self._session.request(
                     request.method, request.url, data=request.body, headers=request.headers
                 )
+                try:
+                    body = None if request.stream else await response.read()
+                except BaseException:
+                    response.release()
+                    raise
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, self.provider) from exc
-        return HttpCall(self.provider, response, deadline, timeouts.between_chunks)
+        return HttpCall(self.provider, response, body, timeouts.between_chunks)
 
     async def close(self) -> None:
         await self._session.close()
@@ -103,39 +107,96 @@ class HttpCall:
         self,
         provider: str,
         response: aiohttp.ClientResponse,
-        deadline: float,
+        body: bytes | None,
         between_chunks: float,
     ) -> None:
         self.provider = provider
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
         self._response = response
-        self._deadline = deadline
+        self._body = body  # read by `open`, unless this is a stream
         self._between_chunks = between_chunks
 
     async def read(self) -> bytes:
-        try:
-            async with asyncio.timeout_at(self._deadline):
-                return await self._response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(exc, self.provider) from exc
-        finally:
-            self._response.release()
+        """The whole body, a stream's too (when it turned out to be an error response)."""
+        if self._body is None:
+            self._body = b"".join([data async for data in self.chunks()])
+        return self._body
 
     async def chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
-        while True:
-            try:
-                async with asyncio.timeout(self._between_chunks):
+        silence = SilenceWatchdog(self._between_chunks)
+        try:
+            while True:
+                silence.waiting()
+                try:
                     data = await content.readany()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise transport_error(exc, self.provider) from exc
-            if not data:
-                return
-            yield data
+                except asyncio.CancelledError:
+                    if silence.expired():
+                        raise transport_error(TimeoutError(), self.provider) from None
+                    raise
+                except aiohttp.ClientError as exc:
+                    raise transport_error(exc, self.provider) from exc
+                silence.received()
+                if not data:
+                    return
+                yield data
+        finally:
+            silence.stop()
 
     def release(self) -> None:
         self._response.release()
+
+
+class SilenceWatchdog:
+    """Cancels the reading task once the upstream has been silent for `limit` seconds while
+    it waits on it; time spent relaying to the client does not count.
+
+    One timer serves the whole stream, re-armed only when it fires before the limit is
+    reached, instead of a timer set and cancelled around every read: on a stream of small
+    chunks that was the dearest part of relaying one.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._limit = limit
+        self._waiting_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    def waiting(self) -> None:
+        self._waiting_since = now = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(now + self._limit, self._check)
+
+    def received(self) -> None:
+        self._waiting_since = None
+
+    def expired(self) -> bool:
+        """Whether a cancellation just caught is this watchdog's (and no one else's)."""
+        if not self._fired:
+            return False
+        self._fired = False
+        assert self._task is not None
+        return self._task.uncancel() == 0
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._waiting_since is None:
+            return  # data is being relayed: the next wait arms the timer again
+        due = self._waiting_since + self._limit
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._check)
+        elif self._task is not None:
+            # Only while the task waits in `readany`, so the cancellation lands there.
+            self._fired = True
+            self._task.cancel()
 
 
 def transport_error(exc: BaseException, provider: str) -> UpstreamError:

@@ -65,9 +65,13 @@ async def read_events(response: aiohttp.ClientResponse) -> list[tuple[float, str
 async def test_chunks_are_relayed_as_they_arrive(
     start_gateway: GatewayFactory, start_upstream: StartUpstream
 ) -> None:
-    # Role, four words, finish and usage: seven chunks 0.3 s apart, 1.8 s in all.
+    # Role, four words, finish and usage: seven chunks 0.3 s apart, 1.8 s in all. The silence
+    # limit bounds each gap, never the whole stream, which runs for more than three of them.
     fake = FakeOpenAI(api_key=PROVIDER_KEY, delay_between_chunks=0.3)
-    gateway = await start_gateway(routing_for(await start_upstream(fake.app()) + "/v1"))
+    gateway = await start_gateway(
+        routing_for(await start_upstream(fake.app()) + "/v1"),
+        upstream={"timeouts": {"between_chunks": 0.5}},
+    )
     async with aiohttp.ClientSession() as session:
         started = time.monotonic()
         response = await open_stream(session, gateway, {"model": "gpt-4o-mini", "messages": CHAT})
