@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
+from gateway.adapters.base import Operation
 from gateway.auth.key_info import KeyInfo
 from gateway.errors import GatewayError
 
@@ -37,6 +38,8 @@ class Principal:
 @dataclass(slots=True)
 class RequestContext:
     request_id: str
+    # The proxied operation (chat, completions, embeddings); None for every other route.
+    operation: Operation | None = None
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     payload: dict[str, Any] | None = None

@@ -21,7 +21,6 @@ from gateway.cache.keys import cache_key, deterministic
 from gateway.cache.replay import stream_chunks
 from gateway.context import CTX
 from gateway.metrics import Metrics
-from gateway.payload import operation_of
 from gateway.proxy import start_stream
 
 logger = logging.getLogger(__name__)
@@ -45,18 +44,14 @@ def make_middleware(store: ResponseCache, metrics: Metrics) -> Middleware:
     @web.middleware
     async def cache(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx = request[CTX]
-        operation = operation_of(request)
+        operation = ctx.operation
         if ctx.plan is None or ctx.payload is None or operation is None:
             return await handler(request)
         group = ctx.plan.groups[0]
         policy = group.cache or ctx.plan.router.cache
-        directive = _directive(request)
         payload = ctx.payload
-        if (
-            not policy.enabled
-            or directive == "bypass"
-            or (policy.deterministic_only and not deterministic(payload))
-        ):
+        directive = _directive(request) if policy.enabled else "bypass"
+        if directive == "bypass" or (policy.deterministic_only and not deterministic(payload)):
             ctx.cache_status = "bypass"
             return await handler(request)
         tenant = ctx.principal.key.tenant_id if ctx.principal and ctx.principal.key else "-"

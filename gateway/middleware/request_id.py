@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway.context import CTX, REQUEST_ID, RequestContext
 from gateway.metrics import Metrics
 from gateway.middleware.rate_limit import limit_headers
+from gateway.payload import operation_of
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -33,7 +34,7 @@ def make_middleware() -> Middleware:
     async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id")
         rid = incoming if incoming and _VALID_ID.fullmatch(incoming) else new_request_id()
-        request[CTX] = RequestContext(request_id=rid)
+        request[CTX] = RequestContext(request_id=rid, operation=operation_of(request))
         token = REQUEST_ID.set(rid)
         try:
             return await handler(request)

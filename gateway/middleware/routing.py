@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway.context import CTX
-from gateway.payload import MODES, operation_of, read_payload
+from gateway.payload import MODES, read_payload
 from gateway.routing.health import HealthBoard
 from gateway.routing.planner import plan_for
 from gateway.routing.table import RoutingHolder
@@ -22,10 +22,10 @@ def make_middleware(holder: RoutingHolder, board: HealthBoard) -> Middleware:
 
     @web.middleware
     async def routing(request: web.Request, handler: Handler) -> web.StreamResponse:
-        operation = operation_of(request)
+        ctx = request[CTX]
+        operation = ctx.operation
         if operation is None:
             return await handler(request)
-        ctx = request[CTX]
         payload = await read_payload(request, operation)
         plan = plan_for(holder.table, payload["model"], MODES[operation], ctx.principal, board)
         ctx.plan, ctx.model, ctx.variant = plan, plan.groups[0].name, plan.variant
