@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -10,6 +10,7 @@ import orjson
 DONE = b"data: [DONE]\n\n"
 _DATA = b"data: "
 _END = b"\n\n"
+_BETWEEN = _END + _DATA
 
 
 class SSEParser:
@@ -26,16 +27,16 @@ class SSEParser:
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
         *events, self._buffer = buffer.split(_END)
-        out = []
-        for event in events:
-            # Nearly every event is one `data: ` line; only the others need splitting.
-            if event[:6] == _DATA and b"\n" not in event:
-                out.append(event[6:])
-                continue
-            data = [_field_value(line) for line in event.split(b"\n") if line[:5] == b"data:"]
-            if data:
-                out.append(b"\n".join(data))
-        return out
+        # Nearly every event is one `data: ` line; only the others need the full parse.
+        simple = [event[6:] for event in events if event[:6] == _DATA and b"\n" not in event]
+        if len(simple) == len(events):
+            return simple
+        return [data for event in events if (data := _data_of(event)) is not None]
+
+
+def _data_of(event: bytes) -> bytes | None:
+    data = [_field_value(line) for line in event.split(b"\n") if line[:5] == b"data:"]
+    return b"\n".join(data) if data else None
 
 
 def _field_value(line: bytes) -> bytes:
@@ -47,6 +48,8 @@ def encode(payload: Any) -> bytes:
     return _DATA + orjson.dumps(payload) + _END
 
 
-def frame(documents: Iterable[bytes]) -> bytes:
+def frame(documents: Sequence[bytes]) -> bytes:
     """Events for JSON documents already serialised (each free of line breaks)."""
-    return b"".join([part for document in documents for part in (_DATA, document, _END)])
+    if not documents:
+        return b""
+    return _DATA + _BETWEEN.join(documents) + _END
