@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.context import CTX
+from gateway.context import CTX, RequestContext
 from gateway.errors import (
     CONTEXT_LENGTH_EXCEEDED,
     GatewayError,
@@ -47,19 +48,19 @@ def make_middleware(board: HealthBoard) -> Middleware:
             return await handler(request)
         ctx.deadline = time.monotonic() + plan.router.deadline_seconds
         queue = list(plan.groups)
-        context_fallbacks = list(plan.context_fallbacks)
+        context_fallbacks = plan.context_fallbacks
         last_error: UpstreamError | None = None
         while queue:
             group = queue.pop(0)
-            for deployment in _candidates(group, plan, board):
-                outcome = await _retrying(request, handler, deployment, group, plan, board)
+            for deployment in _candidates(group, plan.pins, board):
+                outcome = await _retrying(request, handler, ctx, deployment, group, plan, board)
                 if isinstance(outcome, web.StreamResponse):
                     return outcome
                 last_error = outcome or last_error or _deadline_error(group)
                 if outcome is None:
                     raise last_error  # out of time
                 if outcome.code == CONTEXT_LENGTH_EXCEEDED and context_fallbacks:
-                    queue, context_fallbacks = context_fallbacks, []
+                    queue, context_fallbacks = list(context_fallbacks), ()
                     break
                 if not outcome.retryable:
                     raise outcome
@@ -78,13 +79,14 @@ def make_middleware(board: HealthBoard) -> Middleware:
 async def _retrying(
     request: web.Request,
     handler: Handler,
+    ctx: RequestContext,
     deployment: Deployment,
     group: ModelGroup,
     plan: Plan,
     board: HealthBoard,
 ) -> web.StreamResponse | UpstreamError | None:
     """The response, or the last error after the group's retries; None when out of time."""
-    deadline = request[CTX].deadline
+    time_limit = group.config.timeout_seconds
     error: UpstreamError | None = None
     for attempt in range(group.config.retries + 1):
         if error is not None:
@@ -92,13 +94,13 @@ async def _retrying(
             # or others' may open it, before the backoff or during it.
             if not board.available(deployment.id, time.monotonic()):
                 break
-            await asyncio.sleep(_backoff(attempt - 1, error, plan, deadline))
+            await asyncio.sleep(_backoff(attempt - 1, error, plan, ctx.deadline))
             if not board.available(deployment.id, time.monotonic()):
                 break
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= ctx.deadline:
             return error
         try:
-            return await _attempt(request, handler, deployment, group, board)
+            return await _attempt(request, handler, ctx, deployment, time_limit, board)
         except UpstreamError as exc:
             error = exc
         if not error.retryable:
@@ -109,16 +111,17 @@ async def _retrying(
 async def _attempt(
     request: web.Request,
     handler: Handler,
+    ctx: RequestContext,
     deployment: Deployment,
-    group: ModelGroup,
+    time_limit: float | None,
     board: HealthBoard,
 ) -> web.StreamResponse:
-    ctx = request[CTX]
     ctx.deployment, ctx.error, ctx.first_byte_seconds = deployment, None, None
     ctx.attempts += 1
     now = time.monotonic()
-    timeout = group.config.timeout_seconds
-    token = CALL_DEADLINE.set(ctx.deadline if timeout is None else min(ctx.deadline, now + timeout))
+    token = CALL_DEADLINE.set(
+        ctx.deadline if time_limit is None else min(ctx.deadline, now + time_limit)
+    )
     board.started(deployment.id, now)
     ok: bool | None = False
     try:
@@ -130,7 +133,7 @@ async def _attempt(
         raise
     finally:
         CALL_DEADLINE.reset(token)
-        tokens = (ctx.usage or {}).get("total_tokens", 0) if ok else 0
+        tokens = ctx.usage.get("total_tokens", 0) if ok and ctx.usage else 0
         board.finished(deployment.id, ok, time.monotonic(), ctx.first_byte_seconds, tokens)
 
 
@@ -141,10 +144,13 @@ def _callers_fault(error: GatewayError) -> bool:
     return error.status < 500 and error.status not in _DEPLOYMENT_FAULTS and not retryable
 
 
-def _candidates(group: ModelGroup, plan: Plan, board: HealthBoard) -> list[Deployment]:
+def _candidates(
+    group: ModelGroup, pins: Mapping[str, str], board: HealthBoard
+) -> Sequence[Deployment]:
     now = time.monotonic()
-    pinned = [d for d in group.deployments if d.matches(plan.pins)]
-    ordered = STRATEGIES[group.config.strategy](pinned, board, now)
+    pinned = [d for d in group.deployments if d.matches(pins)] if pins else group.deployments
+    # One deployment has no order to choose.
+    ordered = STRATEGIES[group.config.strategy](pinned, board, now) if len(pinned) > 1 else pinned
     available = [d for d in ordered if board.available(d.id, now)]
     if available or not ordered:
         return available

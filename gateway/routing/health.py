@@ -10,8 +10,7 @@ fault (`ok=None`) counts neither way.
 
 from __future__ import annotations
 
-import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,13 +45,14 @@ class DeploymentHealth:
 class HealthBoard:
     def __init__(self, breaker: BreakerConfig) -> None:
         self.breaker = breaker
-        self._by_id: dict[str, DeploymentHealth] = {}
+        # A deployment's entry appears on its first mention: one lookup, no Python call.
+        self._by_id: defaultdict[str, DeploymentHealth] = defaultdict(DeploymentHealth)
         # Told of every breaker opening or closing here (to share it with other processes).
         self.on_transition: Callable[[str, str], None] | None = None
 
     def apply_remote(self, deployment_id: str, state: str, now: float) -> None:
         """Another process's breaker opened or closed: follow it, without re-announcing."""
-        health = self.get(deployment_id)
+        health = self._by_id[deployment_id]
         if state == "open" and health.state != "open":
             health.state, health.opened_at, health.probing = "open", now, False
         elif state == "closed" and health.state != "closed":
@@ -64,17 +64,14 @@ class HealthBoard:
         self.breaker = breaker
 
     def get(self, deployment_id: str) -> DeploymentHealth:
-        health = self._by_id.get(deployment_id)
-        if health is None:
-            health = self._by_id[deployment_id] = DeploymentHealth()
-        return health
+        return self._by_id[deployment_id]
 
     def snapshot(self) -> dict[str, DeploymentHealth]:
         return dict(self._by_id)
 
     def available(self, deployment_id: str, now: float) -> bool:
         """Whether the breaker lets a request through now (a half-open one lets one)."""
-        health = self.get(deployment_id)
+        health = self._by_id[deployment_id]
         if health.state == "closed":
             return True
         if health.state == "open" and now - health.opened_at >= self.breaker.cooldown_seconds:
@@ -83,12 +80,12 @@ class HealthBoard:
 
     def probe_early(self, deployment_id: str) -> None:
         """Half-open before the cool-down ends: the next request is a probe, judged as one."""
-        health = self.get(deployment_id)
+        health = self._by_id[deployment_id]
         if health.state == "open":
             health.state = "half-open"
 
     def started(self, deployment_id: str, now: float) -> None:
-        health = self.get(deployment_id)
+        health = self._by_id[deployment_id]
         health.in_flight += 1
         health.minute_requests.append(now)
         if health.state == "half-open":
@@ -102,10 +99,14 @@ class HealthBoard:
         first_byte_seconds: float | None,
         tokens: int = 0,
     ) -> None:
-        health = self.get(deployment_id)
-        health.in_flight = max(0, health.in_flight - 1)
+        """Called once for each `started`, so the count in flight never goes below zero."""
+        health = self._by_id[deployment_id]
+        health.in_flight -= 1
         if tokens:
             health.minute_tokens.append((now, tokens))
+        if ok is None:
+            health.probing = False  # a half-open breaker lets the next request probe
+            return
         if ok and first_byte_seconds is not None:
             previous = health.latency
             health.latency = (
@@ -113,42 +114,50 @@ class HealthBoard:
                 if previous is None
                 else (previous + _LATENCY_WEIGHT * (first_byte_seconds - previous))
             )
-        if ok is None:
-            health.probing = False  # a half-open breaker lets the next request probe
-            return
-        before = health.state
-        self._judge(health, ok, now)
-        if health.state != before and health.state != "half-open" and self.on_transition:
-            self.on_transition(deployment_id, health.state)
+        self._judge(deployment_id, health, ok, now)
 
-    def _judge(self, health: DeploymentHealth, ok: bool, now: float) -> None:
-        breaker = self.breaker
-        health.outcomes.append((now, ok))
-        while health.outcomes and health.outcomes[0][0] < now - breaker.window_seconds:
-            health.outcomes.popleft()
+    def _judge(self, deployment_id: str, health: DeploymentHealth, ok: bool, now: float) -> None:
+        outcomes = health.outcomes
+        outcomes.append((now, ok))
+        oldest = now - self.breaker.window_seconds
+        while outcomes[0][0] < oldest:  # never empties: the outcome just added is recent
+            outcomes.popleft()
         if health.state == "half-open":
-            health.probing = False
-            health.state = "closed" if ok else "open"
-            health.opened_at = now
-            health.consecutive_failures = 0 if ok else health.consecutive_failures
-            if ok:
-                health.outcomes.clear()
-            return
-        health.consecutive_failures = 0 if ok else health.consecutive_failures + 1
-        if ok or health.state != "closed":
-            return
-        failures = sum(1 for _, good in health.outcomes if not good)
+            self._end_probe(deployment_id, health, ok, now)
+        elif ok:
+            health.consecutive_failures = 0
+        else:
+            health.consecutive_failures += 1
+            if health.state == "closed" and self._tripped(health):
+                health.state, health.opened_at = "open", now
+                self._announce(deployment_id, "open")
+
+    def _end_probe(
+        self, deployment_id: str, health: DeploymentHealth, ok: bool, now: float
+    ) -> None:
+        """The probe's success closes the breaker, its failure opens it for another cool-down."""
+        health.probing = False
+        health.opened_at = now
+        if ok:
+            health.state, health.consecutive_failures = "closed", 0
+            health.outcomes.clear()
+        else:
+            health.state = "open"
+        self._announce(deployment_id, health.state)
+
+    def _tripped(self, health: DeploymentHealth) -> bool:
+        breaker = self.breaker
+        if health.consecutive_failures >= breaker.consecutive_failures:
+            return True
         total = len(health.outcomes)
-        if health.consecutive_failures >= breaker.consecutive_failures or (
-            total >= breaker.min_requests and failures / total >= breaker.error_rate
-        ):
-            health.state, health.opened_at = "open", now
+        failures = sum(1 for _, good in health.outcomes if not good)
+        return total >= breaker.min_requests and failures / total >= breaker.error_rate
+
+    def _announce(self, deployment_id: str, state: str) -> None:
+        if self.on_transition:
+            self.on_transition(deployment_id, state)
 
 
 def _trim(times: deque[float], oldest: float) -> None:
     while times and times[0] < oldest:
         times.popleft()
-
-
-def now() -> float:
-    return time.monotonic()
