@@ -31,7 +31,7 @@ class Journal:
         self.rotate()
 
     def write(self, record: UsageRecord) -> None:
-        os.write(self._fd, record.to_json() + b"\n")
+        os.write(self._fd, record.to_json_line())
 
     def rotate(self) -> Path | None:
         """Starts a new segment; returns the one it replaces (to retire once committed)."""
