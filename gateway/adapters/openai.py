@@ -42,6 +42,7 @@ _FINISH_REASONS = {
 }
 _SPEC_REASONS = frozenset(_FINISH_REASONS.values())
 _USAGE_NULL_TAIL = b',"usage":null}'
+_ABSENT = object()
 
 
 def map_finish_reason(reason: object) -> str:
@@ -136,7 +137,7 @@ class OpenAIStreamTranslator:
         if "error" in chunk:
             raise _stream_error(chunk, self._target)
         choices = chunk.get("choices")
-        if choices and "object" in chunk:
+        if choices and isinstance(choices, list) and "object" in chunk:
             relayed = self._as_sent(chunk, choices, data)
             if relayed is not None:
                 return [relayed]
@@ -152,35 +153,45 @@ class OpenAIStreamTranslator:
         self._observe(choices)
         return [orjson.dumps(chunk)]
 
-    def _as_sent(self, chunk: Json, choices: Any, data: bytes) -> bytes | None:
-        """The provider's bytes when they need no change, else None (normalise instead)."""
-        if not isinstance(choices, list) or b"\n" in data or b"\r" in data:
+    def _as_sent(self, chunk: Json, choices: list[Any], data: bytes) -> bytes | None:
+        """The provider's bytes when they need no change, else None (normalise instead).
+        Takes note of the text and the finish on the way, as `_observe` does otherwise: this
+        runs for nearly every chunk, so it is one pass."""
+        if b"\n" in data or b"\r" in data:
             return None  # a line break would end the client's SSE event early
-        content_field = "delta" if self._chat else "text"
-        for choice in choices:
-            if not (
-                isinstance(choice, dict)
-                and content_field in choice
-                and "logprobs" in choice
-                and "finish_reason" in choice
-            ):
-                return None
-            reason = choice["finish_reason"]
-            if reason is not None and not (isinstance(reason, str) and reason in _SPEC_REASONS):
-                return None
-            if self._chat and not isinstance(choice["delta"], dict):
-                return None
-        if "usage" not in chunk:
-            if self._wants_usage:
-                return None
-        elif chunk["usage"] is not None or next(reversed(chunk)) != "usage":
-            return None
-        elif not self._wants_usage:
+        if "usage" in chunk:
+            # As we always ask for usage, a spec-following provider ends every chunk with
+            # `"usage":null`; it stays exactly when the client asked for usage too.
             if not data.endswith(_USAGE_NULL_TAIL):
                 return None
-            data = data[: -len(_USAGE_NULL_TAIL)] + b"}"
+            if not self._wants_usage:
+                data = data[: -len(_USAGE_NULL_TAIL)] + b"}"
+        elif self._wants_usage:
+            return None
+        texts = []
+        finished = False
+        for choice in choices:
+            if not isinstance(choice, dict) or "logprobs" not in choice:
+                return None
+            reason = choice.get("finish_reason", _ABSENT)
+            if reason is not None:
+                if not (isinstance(reason, str) and reason in _SPEC_REASONS):
+                    return None
+                finished = True
+            if self._chat:
+                delta = choice.get("delta")
+                if not isinstance(delta, dict):
+                    return None
+                text = delta.get("content")
+            elif "text" in choice:
+                text = choice["text"]
+            else:
+                return None
+            if text:
+                texts.append(text)
         self._last = chunk
-        self._observe(choices)
+        self.finished = self.finished or finished
+        self.text_parts += texts
         return data
 
     def _observe(self, choices: list[Json]) -> None:
