@@ -32,14 +32,30 @@ class DeploymentHealth:
     minute_requests: deque[float] = field(default_factory=deque)
     minute_tokens: deque[tuple[float, int]] = field(default_factory=deque)
 
+    # Trimmed as they grow, not only when a strategy reads them: most strategies never do.
+    def note_request(self, now: float) -> None:
+        requests = self.minute_requests
+        requests.append(now)
+        while requests[0] < now - _MINUTE:
+            requests.popleft()
+
+    def note_tokens(self, now: float, tokens: int) -> None:
+        entries = self.minute_tokens
+        entries.append((now, tokens))
+        while entries[0][0] < now - _MINUTE:
+            entries.popleft()
+
     def requests_last_minute(self, now: float) -> int:
-        _trim(self.minute_requests, now - _MINUTE)
-        return len(self.minute_requests)
+        requests = self.minute_requests
+        while requests and requests[0] < now - _MINUTE:
+            requests.popleft()
+        return len(requests)
 
     def tokens_last_minute(self, now: float) -> int:
-        while self.minute_tokens and self.minute_tokens[0][0] < now - _MINUTE:
-            self.minute_tokens.popleft()
-        return sum(tokens for _, tokens in self.minute_tokens)
+        entries = self.minute_tokens
+        while entries and entries[0][0] < now - _MINUTE:
+            entries.popleft()
+        return sum(tokens for _, tokens in entries)
 
 
 class HealthBoard:
@@ -87,7 +103,7 @@ class HealthBoard:
     def started(self, deployment_id: str, now: float) -> None:
         health = self._by_id[deployment_id]
         health.in_flight += 1
-        health.minute_requests.append(now)
+        health.note_request(now)
         if health.state == "half-open":
             health.probing = True
 
@@ -103,7 +119,7 @@ class HealthBoard:
         health = self._by_id[deployment_id]
         health.in_flight -= 1
         if tokens:
-            health.minute_tokens.append((now, tokens))
+            health.note_tokens(now, tokens)
         if ok is None:
             health.probing = False  # a half-open breaker lets the next request probe
             return
@@ -156,8 +172,3 @@ class HealthBoard:
     def _announce(self, deployment_id: str, state: str) -> None:
         if self.on_transition:
             self.on_transition(deployment_id, state)
-
-
-def _trim(times: deque[float], oldest: float) -> None:
-    while times and times[0] < oldest:
-        times.popleft()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from gateway.routing.health import HealthBoard
+from gateway.routing.schema import BreakerConfig
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.routing.fleet import (
@@ -156,3 +158,17 @@ async def test_ab_split_sends_its_share_to_the_other_group_and_says_which(
     async with sdk(base) as client:
         headers, _ = await chat(client, "m-next")
     assert "x-model-bridge-variant" not in headers
+
+
+def test_the_board_keeps_one_minute_of_traffic_whatever_the_strategy() -> None:
+    """Ten minutes at one request a second leave a minute's worth behind, though no
+    usage-based strategy ever read the counts (which used to be the only trimming)."""
+    board = HealthBoard(BreakerConfig())
+    for second in range(600):
+        board.started("d", float(second))
+        board.finished("d", True, second + 0.5, 0.1, tokens=10)
+    health = board.get("d")
+    assert len(health.minute_requests) <= 61
+    assert len(health.minute_tokens) <= 61
+    assert health.requests_last_minute(599.6) == 60
+    assert health.tokens_last_minute(599.6) == 600
