@@ -22,10 +22,8 @@ from tests.fakes.openai_upstream import (
     FakeOpenAI,
     Recorded,
 )
-from tests.schemas.openai import (
-    ERROR_RESPONSE,
-    assert_valid,
-)
+from tests.schemas.openai import ERROR_RESPONSE
+from tests.schemas.validation import assert_valid
 
 PROVIDER_KEY = "sk-provider-secret"  # what routing_for configures for provider `up`
 UPSTREAM_MODEL = "gpt-4o-mini-upstream"

@@ -22,14 +22,8 @@ from tests.fakes.openai_answers import (
     TOOL_ARGUMENTS,
     vector_for,
 )
-from tests.schemas.openai import (
-    CHAT_COMPLETION,
-    EMBEDDING_LIST,
-    MODEL,
-    MODEL_LIST,
-    assert_valid,
-    assert_valid_stream,
-)
+from tests.schemas.openai import CHAT_COMPLETION, EMBEDDING_LIST, MODEL, MODEL_LIST
+from tests.schemas.validation import assert_valid, assert_valid_stream
 from tests.sdk_stack import (
     CHAT,
     COMPLETION_TOKENS,

@@ -31,7 +31,7 @@ from aiohttp import web
 from tests.conftest import routing_for
 from tests.fakes.openai_answers import DEFAULT_REPLY
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.schemas.openai import assert_valid_stream
+from tests.schemas.validation import assert_valid_stream
 
 pytestmark = pytest.mark.slow
 

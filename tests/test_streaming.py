@@ -24,9 +24,8 @@ from tests.schemas.openai import (
     CHAT_COMPLETION_CHUNK,
     EMBEDDING_LIST,
     ERROR_RESPONSE,
-    assert_valid,
-    assert_valid_stream,
 )
+from tests.schemas.validation import assert_valid, assert_valid_stream
 
 PROVIDER_KEY = "sk-provider-secret"  # what routing_for configures for provider `up`
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
