@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from gateway.store.audit import Actor
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (50, 80, 100)
+_FRACTIONS = tuple(t / 100 for t in THRESHOLDS)
 _ROUNDING = 1e-9  # counters are floats: a budget spent exactly must read as 100 %
 _Q = queries.load("alerts")
 _SYSTEM = Actor(type="system", label="budget alerts")
@@ -43,18 +45,23 @@ class Alert:
     used_fraction: float
 
 
-def crossed(charge: Charge, tenant_id: str) -> list[Alert]:
-    """Thresholds this charge took the bucket across (from below to at-or-above)."""
-    bucket = charge.bucket
-    if not (bucket.family == "budget" or bucket.period == "month") or bucket.limit <= 0:
-        return []  # budgets and plan quotas only
-    after = 1 - max(charge.remaining, 0.0) / bucket.limit
-    before = after - bucket.cost / bucket.limit
-    return [
-        Alert(tenant_id, bucket.key, bucket.label, charge.window, t, after)
-        for t in THRESHOLDS
-        if before + _ROUNDING < t / 100 <= after + _ROUNDING
-    ]
+def crossed(charges: Iterable[Charge], tenant_id: str) -> list[Alert]:
+    """Thresholds these charges took their buckets across (from below to at-or-above)."""
+    alerts = []
+    for charge in charges:
+        bucket = charge.bucket
+        if not (bucket.family == "budget" or bucket.period == "month") or bucket.limit <= 0:
+            continue  # budgets and plan quotas only
+        after = 1 - max(charge.remaining, 0.0) / bucket.limit
+        before = after - charge.cost / bucket.limit
+        # The fractions in (before, after]: usually none, found by bisection, not a scan.
+        first = bisect_right(_FRACTIONS, before + _ROUNDING)
+        last = bisect_right(_FRACTIONS, after + _ROUNDING)
+        for threshold in THRESHOLDS[first:last]:
+            alerts.append(
+                Alert(tenant_id, bucket.key, bucket.label, charge.window, threshold, after)
+            )
+    return alerts
 
 
 def warning_header(alerts: list[Alert]) -> str:

@@ -1,9 +1,17 @@
 """Which buckets a tenant's key is charged against: its own limits, its tenant's, and the
-tenant's plan quotas. What is not set is not limited."""
+tenant's plan quotas. What is not set is not limited.
+
+They depend only on the key (its `KeyInfo` carries its tenant's limits too) and on the plan,
+which comes from config and does not change at runtime, so they are built once per key, not
+per request. A key that changes, or whose tenant does, is a new `KeyInfo`: the key cache
+replaces entries and never edits one. So the object a set was built from tells whether the
+set is still current.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from gateway.auth.key_info import KeyInfo
 from gateway.config import PlanConfig
@@ -14,73 +22,76 @@ _CALENDAR: tuple[Period, ...] = ("day", "month")
 _NO_PLAN = PlanConfig()
 
 
-def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decimal) -> list[Bucket]:
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    buckets: tuple[Bucket, ...]
+    # Whether a request must estimate its tokens: only for keys with token or budget
+    # buckets (the budget's estimated cost is priced from them).
+    counts_tokens: bool
+    # Whether a request must estimate its cost: only for keys with a budget.
+    counts_cost: bool
+
+
+def limits_for(key: KeyInfo, plan: PlanConfig | None) -> KeyLimits:
+    buckets = buckets_for(key, plan or _NO_PLAN)
+    families = {bucket.family for bucket in buckets}
+    counts_cost = "budget" in families
+    return KeyLimits(buckets, counts_cost or "tokens" in families, counts_cost)
+
+
+def buckets_for(key: KeyInfo, plan: PlanConfig) -> tuple[Bucket, ...]:
     tag = "{t:" + key.tenant_id + "}"  # one hash slot per tenant: one atomic script
     mine, tenant = f"mb:{tag}:k:{key.key_id}", f"mb:{tag}:t"
     limits = key.tenant_limits
-    plan = plan or _NO_PLAN
-    # Every request checks all of these; names and labels are only made for those set.
-    wanted: tuple[tuple[str, str, Family, Period, float | None, float, str], ...] = (
-        (mine, ":rpm", "requests", "minute", key.rpm, 1, "requests per minute for this key"),
-        (mine, ":tpm", "tokens", "minute", key.tpm, tokens, "tokens per minute for this key"),
+    wanted: tuple[tuple[str, Family, Period, float | None, str], ...] = (
+        (f"{mine}:rpm", "requests", "minute", key.rpm, "requests per minute for this key"),
+        (f"{mine}:tpm", "tokens", "minute", key.tpm, "tokens per minute for this key"),
         (
-            mine,
-            ":par",
+            f"{mine}:par",
             "concurrency",
             "inflight",
             key.max_parallel,
-            1,
             "concurrent requests for this key",
         ),
         (
-            tenant,
-            ":rpm",
+            f"{tenant}:rpm",
             "requests",
             "minute",
             limits.rpm or plan.rpm,
-            1,
             "requests per minute for this organization",
         ),
         (
-            tenant,
-            ":tpm",
+            f"{tenant}:tpm",
             "tokens",
             "minute",
             limits.tpm or plan.tpm,
-            tokens,
             "tokens per minute for this organization",
         ),
         (
-            tenant,
-            ":par",
+            f"{tenant}:par",
             "concurrency",
             "inflight",
             limits.max_parallel or plan.max_parallel,
-            1,
             "concurrent requests for this organization",
         ),
         (
-            tenant,
-            ":mreq",
+            f"{tenant}:mreq",
             "requests",
             "month",
             plan.monthly_requests,
-            1,
             "monthly request quota of this organization's plan",
         ),
         (
-            tenant,
-            ":mtok",
+            f"{tenant}:mtok",
             "tokens",
             "month",
             plan.monthly_tokens,
-            tokens,
             "monthly token quota of this organization's plan",
         ),
     )
     buckets = [
-        Bucket(owner + suffix, family, period, float(limit), cost_, label)
-        for owner, suffix, family, period, limit, cost_, label in wanted
+        Bucket(name, family, period, float(limit), label)
+        for name, family, period, limit, label in wanted
         if limit is not None
     ]
     budgets = (
@@ -96,8 +107,27 @@ def buckets_for(key: KeyInfo, plan: PlanConfig | None, tokens: int, cost: Decima
                         "budget",
                         calendar,
                         float(amount),
-                        float(cost),
                         f"{_ADJECTIVE[calendar]} budget of {label}",
                     )
                 )
-    return buckets
+    return tuple(buckets)
+
+
+class LimitsByKey:
+    """Each key's limits, built at its first request and kept while its `KeyInfo` is the
+    current one."""
+
+    def __init__(self, plans: Mapping[str, PlanConfig], max_keys: int = 100_000) -> None:
+        self._plans = plans
+        self._max_keys = max_keys
+        self._built: dict[str, tuple[KeyInfo, KeyLimits]] = {}
+
+    def get(self, key: KeyInfo) -> KeyLimits:
+        built = self._built.get(key.key_id)
+        if built is not None and built[0] is key:
+            return built[1]
+        if len(self._built) >= self._max_keys:
+            self._built.clear()  # crude but bounded, as the key cache is; keys rebuild cheaply
+        limits = limits_for(key, self._plans.get(key.plan))
+        self._built[key.key_id] = (key, limits)
+        return limits

@@ -11,7 +11,7 @@ on the next call that reaches Redis.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.errors import GatewayError
-from gateway.limits.buckets import Bucket, Charge, Decision, Family
+from gateway.limits.buckets import Amounts, Bucket, Charge, Decision
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.script_batch import ScriptBatch
 from gateway.metrics import Metrics
@@ -143,14 +143,17 @@ class RedisLimiter:
         self._fail_open = fail_open
         self._fallback = MemoryLimiter()
 
-    async def acquire(self, buckets: list[Bucket], request_id: str) -> Decision:
+    async def acquire(
+        self, buckets: Sequence[Bucket], amounts: Amounts, request_id: str
+    ) -> Decision:
+        costs = [amounts[bucket.family] for bucket in buckets]
         args: list[Any] = ["a", request_id, len(buckets)]
-        for bucket in buckets:
-            args += [bucket.period, bucket.limit, bucket.cost]
+        for bucket, cost in zip(buckets, costs, strict=True):
+            args += [bucket.period, bucket.limit, cost]
         try:
             reply = await self._batch.call([b.key for b in buckets], args)
         except REDIS_DOWN as exc:
-            return await self._unavailable(exc, buckets, request_id)
+            return await self._unavailable(exc, buckets, amounts, request_id)
         values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
         if values[0] != "0":
             return Decision(
@@ -159,17 +162,16 @@ class RedisLimiter:
         charges = tuple(
             Charge(
                 bucket,
+                cost,
                 int(float(values[1 + 3 * i])),
                 float(values[2 + 3 * i]),
                 float(values[3 + 3 * i]),
             )
-            for i, bucket in enumerate(buckets)
+            for i, (bucket, cost) in enumerate(zip(buckets, costs, strict=True))
         )
         return Decision(True, charges)
 
-    async def settle(
-        self, charges: tuple[Charge, ...], actual: dict[Family, float], request_id: str
-    ) -> None:
+    async def settle(self, charges: tuple[Charge, ...], actual: Amounts, request_id: str) -> None:
         if not charges:
             return
         if charges[0].local:
@@ -178,7 +180,7 @@ class RedisLimiter:
         args: list[Any] = ["s", request_id, len(charges)]
         for charge in charges:
             bucket = charge.bucket
-            delta = actual[bucket.family] - bucket.cost if bucket.family in actual else 0
+            delta = actual[bucket.family] - charge.cost if bucket.family in actual else 0
             args += [bucket.period, charge.window, delta]
         try:
             await self._batch.call([c.bucket.key for c in charges], args)
@@ -187,12 +189,12 @@ class RedisLimiter:
             logger.warning("could not settle limits in Redis (%s)", type(exc).__name__)
 
     async def _unavailable(
-        self, exc: BaseException, buckets: list[Bucket], request_id: str
+        self, exc: BaseException, buckets: Sequence[Bucket], amounts: Amounts, request_id: str
     ) -> Decision:
         self._metrics.limits_redis_errors.inc()
         mode = "falling back to per-process limits" if self._fail_open else "refusing"
         logger.warning("rate-limit store unreachable (%s); %s", type(exc).__name__, mode)
         if not self._fail_open:
             raise LimitsUnavailable("Rate limiting is temporarily unavailable; retry shortly.")
-        decision = await self._fallback.acquire(buckets, request_id)
-        return replace(decision, charges=tuple(replace(c, local=True) for c in decision.charges))
+        decision = await self._fallback.acquire(buckets, amounts, request_id)
+        return decision._replace(charges=tuple(c._replace(local=True) for c in decision.charges))

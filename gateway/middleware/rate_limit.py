@@ -10,24 +10,25 @@ had room, each bounded by its own estimate.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from types import MappingProxyType
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.adapters.base import Json
 from gateway.config import LimitsConfig, PlanConfig
-from gateway.context import CTX, Principal
+from gateway.context import CTX
 from gateway.errors import GatewayError, RateLimited
 from gateway.limits.alerts import AlertDispatcher, crossed, warning_header
-from gateway.limits.buckets import Decision, Family, Limiter
-from gateway.limits.plan import buckets_for
-from gateway.metering.cost import cost_usd
-from gateway.metering.tokens import estimate, prompt_text
+from gateway.limits.buckets import Amounts, Charge, Decision, Limiter
+from gateway.limits.plan import LimitsByKey
+from gateway.limits.reservation import Reservations
+from gateway.metering.record import UsageRecord
 from gateway.metrics import Metrics
-from gateway.payload import MODES, operation_of, read_payload
-from gateway.routing.planner import reachable
+from gateway.payload import read_payload
 from gateway.routing.table import RoutingHolder
+
+_NOTHING_USED: Amounts = MappingProxyType({"tokens": 0.0, "budget": 0.0})
+_HEADER_FAMILIES = ("requests", "tokens")  # OpenAI's x-ratelimit-*-requests and -tokens
 
 
 def make_middleware(
@@ -38,61 +39,45 @@ def make_middleware(
     metrics: Metrics,
     alerter: AlertDispatcher,
 ) -> Middleware:
+    limits_by_key = LimitsByKey(plans)
+    reservations = Reservations(holder, config.default_max_tokens)
+
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx = request[CTX]
-        key = ctx.principal.key if ctx.principal else None
-        operation = operation_of(request)
-        if operation is None or key is None:
+        principal, operation = ctx.principal, ctx.operation
+        if operation is None or principal is None or principal.key is None:
             return await handler(request)  # the master key is not limited
+        key = principal.key
         payload = await read_payload(request, operation)
-        prompt = estimate(prompt_text(payload))
-        output = payload.get("max_completion_tokens") or payload.get("max_tokens")
-        output = output if isinstance(output, int) else config.default_max_tokens
-        if operation == "embeddings":
-            output = 0
-        cost = _estimated_cost(holder, payload, MODES[operation], ctx.principal, prompt, output)
-        buckets = buckets_for(key, plans.get(key.plan), prompt + output, cost)
-        if not buckets:
+        limits = limits_by_key.get(key)
+        if not limits.buckets:
             return await handler(request)
-        decision = await limiter.acquire(buckets, ctx.request_id)
+        amounts = reservations.amounts(limits, payload, operation, principal)
+        decision = await limiter.acquire(limits.buckets, amounts, ctx.request_id)
         if not decision.admitted:
             raise _refusal(decision, metrics)
         ctx.rate_limits = decision
-        alerts = [a for c in decision.charges for a in crossed(c, key.tenant_id)]
+        alerts = crossed(decision.charges, key.tenant_id)
         if alerts:
             alerter.submit(alerts)
             ctx.limit_warning = warning_header(alerts)
         try:
             return await handler(request)
         finally:
-            record = ctx.usage_record
-            actual: dict[Family, float] = {"tokens": 0.0, "budget": 0.0}
-            if record is not None:
-                actual = {
-                    "tokens": float(record.prompt_tokens + record.completion_tokens),
-                    "budget": float(record.cost_usd),
-                }
-            await limiter.settle(decision.charges, actual, ctx.request_id)
+            await limiter.settle(decision.charges, _used(ctx.usage_record), ctx.request_id)
 
     return rate_limit
 
 
-def _estimated_cost(
-    holder: RoutingHolder,
-    payload: Json,
-    mode: str,
-    principal: Principal | None,
-    prompt: int,
-    output: int,
-) -> Decimal:
-    """The dearest deployment the request may reach (by an alias, a policy alias, an A/B
-    split): a reservation must not be short. An unknown model costs nothing; routing
-    refuses it."""
-    model = payload.get("model")
-    groups = reachable(holder.table, model, mode, principal) if isinstance(model, str) else []
-    prices = [cost_usd(d.price, prompt, output) for g in groups for d in g.deployments]
-    return max(prices, default=Decimal(0))
+def _used(record: UsageRecord | None) -> Amounts:
+    """What the request really consumed; nothing if it recorded no usage."""
+    if record is None:
+        return _NOTHING_USED
+    return {
+        "tokens": float(record.prompt_tokens + record.completion_tokens),
+        "budget": float(record.cost_usd),
+    }
 
 
 def _refusal(decision: Decision, metrics: Metrics) -> GatewayError:
@@ -117,14 +102,18 @@ def _refusal(decision: Decision, metrics: Metrics) -> GatewayError:
 
 def limit_headers(decision: Decision) -> dict[str, str]:
     """OpenAI's x-ratelimit-* headers from the tightest per-minute request and token buckets."""
+    tightest: dict[str, Charge] = {}
+    for charge in decision.charges:
+        bucket = charge.bucket
+        if bucket.period == "minute" and bucket.family in _HEADER_FAMILIES:
+            known = tightest.get(bucket.family)
+            if known is None or charge.remaining < known.remaining:  # the first of equals
+                tightest[bucket.family] = charge
     headers = {}
-    for family, suffix in (("requests", "requests"), ("tokens", "tokens")):
-        charges = [
-            c for c in decision.charges if c.bucket.family == family and c.bucket.period == "minute"
-        ]
-        if charges:
-            tightest = min(charges, key=lambda c: c.remaining)
-            headers[f"x-ratelimit-limit-{suffix}"] = f"{tightest.bucket.limit:g}"
-            headers[f"x-ratelimit-remaining-{suffix}"] = f"{max(0.0, tightest.remaining):g}"
-            headers[f"x-ratelimit-reset-{suffix}"] = f"{tightest.reset_seconds:.0f}s"
+    for family in _HEADER_FAMILIES:
+        best = tightest.get(family)
+        if best is not None:
+            headers[f"x-ratelimit-limit-{family}"] = f"{best.bucket.limit:g}"
+            headers[f"x-ratelimit-remaining-{family}"] = f"{max(0.0, best.remaining):g}"
+            headers[f"x-ratelimit-reset-{family}"] = f"{best.reset_seconds:.0f}s"
     return headers

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from redis import asyncio as aioredis
 
-from gateway.limits.buckets import Bucket
+from gateway.limits.buckets import Amounts, Bucket
 from gateway.limits.memory import window_of
 from gateway.limits.redis_limiter import RedisLimiter
 from gateway.management import keys as manage_keys
@@ -32,6 +32,7 @@ ROUTING: dict[str, Any] = {
     },
 }
 CHAT = {"model": "demo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+ONE_REQUEST: Amounts = {"requests": 1, "concurrency": 1}  # what a bare limiter call charges
 
 
 async def new_key(pool: asyncpg.Pool, slug: str = "acme", **limits: Any) -> str:
@@ -123,8 +124,8 @@ async def test_lua_windows_match_python(redis_url: str, period: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     try:
         limiter = RedisLimiter(client, Metrics(), fail_open=False)
-        bucket = Bucket(f"mb:{{t:test}}:{period}", "requests", period, 10, 1, "x")  # type: ignore[arg-type]
-        decision = await limiter.acquire([bucket], "req")
+        bucket = Bucket(f"mb:{{t:test}}:{period}", "requests", period, 10, "x")  # type: ignore[arg-type]
+        decision = await limiter.acquire([bucket], ONE_REQUEST, "req")
         seconds, micros = await client.time()
         window, reset = window_of(period, seconds + micros / 1e6)  # type: ignore[arg-type]
     finally:
@@ -161,12 +162,14 @@ async def test_retry_after_is_when_the_next_request_gets_through() -> None:
 
     now = [1_800_000_000.0 + 42.5]  # 17.5 s before a minute ends
     limiter = MemoryLimiter(clock=lambda: now[0])
-    bucket = Bucket("mb:{t:x}:k:rpm", "requests", "minute", 2, 1, "requests per minute")
-    assert (await limiter.acquire([bucket], "a")).admitted
-    assert (await limiter.acquire([bucket], "b")).admitted
-    refused = await limiter.acquire([bucket], "c")
+    bucket = Bucket("mb:{t:x}:k:rpm", "requests", "minute", 2, "requests per minute")
+    assert (await limiter.acquire([bucket], ONE_REQUEST, "a")).admitted
+    assert (await limiter.acquire([bucket], ONE_REQUEST, "b")).admitted
+    refused = await limiter.acquire([bucket], ONE_REQUEST, "c")
     assert not refused.admitted and refused.retry_after == pytest.approx(17.5)
     now[0] += refused.retry_after - 0.01
-    assert not (await limiter.acquire([bucket], "d")).admitted  # not a moment too early
+    assert not (
+        await limiter.acquire([bucket], ONE_REQUEST, "d")
+    ).admitted  # not a moment too early
     now[0] += 0.02
-    assert (await limiter.acquire([bucket], "e")).admitted
+    assert (await limiter.acquire([bucket], ONE_REQUEST, "e")).admitted

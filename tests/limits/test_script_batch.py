@@ -11,14 +11,15 @@ from gateway.limits.buckets import Bucket
 from gateway.limits.redis_limiter import RedisLimiter
 from gateway.limits.script_batch import hash_tag
 from gateway.metrics import Metrics
+from tests.limits.test_rate_limits import ONE_REQUEST
 
 
 def _par(tenant: str, limit: int) -> Bucket:
-    return Bucket(f"mb:{{t:{tenant}}}:par", "concurrency", "inflight", limit, 1, "concurrent")
+    return Bucket(f"mb:{{t:{tenant}}}:par", "concurrency", "inflight", limit, "concurrent")
 
 
 def _rpm(tenant: str, limit: int) -> Bucket:
-    return Bucket(f"mb:{{t:{tenant}}}:rpm", "requests", "minute", limit, 1, "per minute")
+    return Bucket(f"mb:{{t:{tenant}}}:rpm", "requests", "minute", limit, "per minute")
 
 
 async def _evalsha_count(client: aioredis.Redis) -> int:
@@ -33,12 +34,12 @@ async def test_concurrent_calls_share_round_trips_and_keep_their_own_answers(
     try:
         await client.flushdb()
         limiter = RedisLimiter(client, Metrics(), fail_open=False)
-        await limiter.acquire([_rpm("warm", 100)], "warm")  # loads the script
+        await limiter.acquire([_rpm("warm", 100)], ONE_REQUEST, "warm")  # loads the script
         before = await _evalsha_count(client)
         tenants = ("a", "b")
         decisions = await asyncio.gather(
             *(
-                limiter.acquire([_par(tenant, 3), _rpm(tenant, 100)], f"{tenant}{i}")
+                limiter.acquire([_par(tenant, 3), _rpm(tenant, 100)], ONE_REQUEST, f"{tenant}{i}")
                 for tenant in tenants
                 for i in range(5)
             )
@@ -54,7 +55,7 @@ async def test_concurrent_calls_share_round_trips_and_keep_their_own_answers(
 
         for i, decision in enumerate(decisions[:3]):
             await limiter.settle(decision.charges, {"tokens": 0.0, "budget": 0.0}, f"a{i}")
-        again = await limiter.acquire([_par("a", 3)], "a-again")
+        again = await limiter.acquire([_par("a", 3)], ONE_REQUEST, "a-again")
         assert again.admitted and again.charges[0].remaining == 2  # settles freed the slots
     finally:
         await client.aclose()
@@ -65,7 +66,7 @@ async def test_each_caller_gets_the_batch_failure() -> None:
     try:
         limiter = RedisLimiter(client, Metrics(), fail_open=True)
         decisions = await asyncio.gather(
-            *(limiter.acquire([_rpm("x", 2)], f"r{i}") for i in range(3))
+            *(limiter.acquire([_rpm("x", 2)], ONE_REQUEST, f"r{i}") for i in range(3))
         )
     finally:
         await client.aclose()
@@ -94,8 +95,8 @@ async def test_a_window_counter_expires_after_its_window(redis_url: str) -> None
     try:
         await client.flushdb()
         limiter = RedisLimiter(client, Metrics(), fail_open=False)
-        first = await limiter.acquire([_rpm("ttl", 100)], "r1")
-        second = await limiter.acquire([_rpm("ttl", 100)], "r2")
+        first = await limiter.acquire([_rpm("ttl", 100)], ONE_REQUEST, "r1")
+        second = await limiter.acquire([_rpm("ttl", 100)], ONE_REQUEST, "r2")
         counter = f"{_rpm('ttl', 100).key}:{first.charges[0].window}"
         ttl = await client.ttl(counter)
         used = float(await client.get(counter))
