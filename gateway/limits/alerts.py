@@ -52,12 +52,15 @@ def crossed(charges: Iterable[Charge], tenant_id: str) -> list[Alert]:
         bucket = charge.bucket
         if not (bucket.family == "budget" or bucket.period == "month") or bucket.limit <= 0:
             continue  # budgets and plan quotas only
+        # Thresholds are counted by bisection, not tested one by one: those at or below the
+        # fraction used after the charge, less those already passed before it.
         after = 1 - max(charge.remaining, 0.0) / bucket.limit
+        reached = bisect_right(_FRACTIONS, after + _ROUNDING)
+        if not reached:
+            continue  # below the first threshold, as a bucket is most of the time
         before = after - charge.cost / bucket.limit
-        # The fractions in (before, after]: usually none, found by bisection, not a scan.
-        first = bisect_right(_FRACTIONS, before + _ROUNDING)
-        last = bisect_right(_FRACTIONS, after + _ROUNDING)
-        for threshold in THRESHOLDS[first:last]:
+        passed = bisect_right(_FRACTIONS, before + _ROUNDING)
+        for threshold in THRESHOLDS[passed:reached]:
             alerts.append(
                 Alert(tenant_id, bucket.key, bucket.label, charge.window, threshold, after)
             )

@@ -12,6 +12,7 @@ from functools import lru_cache
 from gateway.limits.buckets import Amounts, Bucket, Charge, Decision, Period
 
 INFLIGHT_TTL = 600.0  # a request slot held longer than this is presumed leaked
+_MAX_COUNTERS = 50_000  # past this, counters of windows that have ended are dropped
 _NO_WINDOW = (0, math.inf, -math.inf)  # holds no moment: computed on first use
 
 
@@ -54,15 +55,15 @@ class MemoryLimiter:
         now = self._clock()
         charges = []
         for bucket in buckets:
-            cost = amounts[bucket.family]
-            if bucket.period == "inflight":
+            period, cost = bucket.period, amounts[bucket.family]
+            if period == "inflight":
                 slots = self._slots(bucket.key, now)
                 if len(slots) + 1 > bucket.limit:
                     return Decision(False, refused=bucket, retry_after=1.0)
                 charges.append(Charge(bucket, cost, 0, bucket.limit - len(slots) - 1, 0.0))
                 continue
-            window, reset = self._window(bucket.period, now)
-            used = self._counters.get((bucket.key, bucket.period, window), 0.0)
+            window, reset = self._window(period, now)
+            used = self._counters.get((bucket.key, period, window), 0.0)
             if used + cost > bucket.limit:
                 return Decision(False, refused=bucket, retry_after=reset)
             charges.append(Charge(bucket, cost, window, bucket.limit - used - cost, reset))
@@ -73,7 +74,8 @@ class MemoryLimiter:
             else:
                 key = (bucket.key, bucket.period, charge.window)
                 self._counters[key] = self._counters.get(key, 0.0) + charge.cost
-        self._forget_old(now)
+        if len(self._counters) >= _MAX_COUNTERS:
+            self._forget_old(now)
         return Decision(True, tuple(charges))
 
     async def settle(self, charges: tuple[Charge, ...], actual: Amounts, request_id: str) -> None:
@@ -101,8 +103,6 @@ class MemoryLimiter:
         return slots
 
     def _forget_old(self, now: float) -> None:
-        if len(self._counters) < 50_000:
-            return
         current = {period: window_of(period, now)[0] for period in ("minute", "day", "month")}
         self._counters = {
             key: used for key, used in self._counters.items() if key[2] >= current[key[1]]

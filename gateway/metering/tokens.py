@@ -41,6 +41,8 @@ def prompt_text(payload: dict[str, Any]) -> str:
             parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
     for field in ("prompt", "input"):
         value = payload.get(field)
+        if value is None:
+            continue  # a chat request sends neither
         if isinstance(value, str):
             parts.append(value)
         elif isinstance(value, list):

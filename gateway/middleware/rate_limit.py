@@ -109,7 +109,9 @@ def limit_headers(decision: Decision) -> dict[str, str]:
             known = tightest.get(bucket.family)
             if known is None or charge.remaining < known.remaining:  # the first of equals
                 tightest[bucket.family] = charge
-    headers = {}
+    headers: dict[str, str] = {}
+    if not tightest:
+        return headers  # no per-minute limits: OpenAI's headers have nothing to show
     for family in _HEADER_FAMILIES:
         best = tightest.get(family)
         if best is not None:
