@@ -1,7 +1,7 @@
 """What a request reserves before it runs, per bucket family: one request, one concurrency
 slot, its tokens (the prompt, estimated, plus the most output it may produce) and its cost
-at the dearest deployment it may reach. The rate-limit stage settles each to the real usage
-afterwards, so an estimate may be generous but must not be short.
+at the dearest deployment it may reach (a budget's reservation must not be short). The
+rate-limit stage settles each to the real usage afterwards.
 
 Only what the key's buckets count is estimated: most keys have no budget, and a key with
 request limits only needs no estimate at all.
@@ -44,17 +44,20 @@ class Reservations:
         amounts: dict[Family, float] = {"requests": 1, "concurrency": 1, "tokens": prompt + output}
         if limits.counts_cost:
             prices = self._prices.of(payload.get("model"), MODES[operation], principal)
-            amounts["budget"] = float(
-                max((cost_usd(p, prompt, output) for p in prices), default=Decimal(0))
-            )
+            amounts["budget"] = float(_dearest(prices, prompt, output))
         return amounts
+
+
+def _dearest(prices: tuple[Price, ...], prompt: int, output: int) -> Decimal:
+    """An unknown model reaches no price and costs nothing here; routing refuses it."""
+    return max((cost_usd(price, prompt, output) for price in prices), default=Decimal(0))
 
 
 class ReachablePrices:
     """The distinct prices of every deployment a request may reach (by an alias, a policy
     alias, an A/B split), found once per model and routing snapshot rather than per request.
-    An unknown model reaches nothing (routing refuses it) and is not remembered, so clients
-    cannot grow the memo with made-up names."""
+    Remembered only for names the file knows, so at most models x modes x distinct lists of
+    allowed models; an unknown name reaches nothing (routing refuses it) and is not kept."""
 
     def __init__(self, holder: RoutingHolder) -> None:
         self._holder = holder
