@@ -114,7 +114,7 @@ async def _relay_stream(
     try:
         try:
             async for raw in call.chunks():
-                chunks = [c for data in parser.feed(raw) for c in translator.feed(data)]
+                chunks = translator.feed(parser.feed(raw))
                 if not chunks:
                     continue
                 if assembler is not None:

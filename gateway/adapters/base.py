@@ -7,7 +7,7 @@ OpenAI-shaped dicts. Transport (pooling, timeouts, connection errors) lives in `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -39,8 +39,8 @@ class UpstreamRequest:
 
 
 class StreamTranslator(Protocol):
-    """One upstream SSE `data` payload in, zero or more OpenAI chunks out, serialised (JSON
-    without line breaks, ready to frame); state explicit.
+    """Upstream SSE `data` payloads in (those that arrived together, in order), OpenAI
+    chunks out, serialised (JSON without line breaks, ready to frame); state explicit.
 
     `usage` is the token usage seen so far (None until the provider reports it),
     `finished` tells a clean end of stream from a dropped connection, and `text_parts` is
@@ -51,7 +51,7 @@ class StreamTranslator(Protocol):
     finished: bool
     text_parts: list[str]
 
-    def feed(self, data: bytes) -> list[bytes]: ...
+    def feed(self, events: Sequence[bytes]) -> list[bytes]: ...
 
     def close(self) -> list[bytes]: ...
 

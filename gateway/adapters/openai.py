@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -42,7 +43,9 @@ _FINISH_REASONS = {
 }
 _SPEC_REASONS = frozenset(_FINISH_REASONS.values())
 _USAGE_NULL_TAIL = b',"usage":null}'
-_ABSENT = object()
+# What a streamed choice needs, besides valid values, to be relayed as the provider sent it.
+_CHAT_CHOICE_KEYS = frozenset({"delta", "logprobs", "finish_reason"})
+_COMPLETION_CHOICE_KEYS = frozenset({"text", "logprobs", "finish_reason"})
 
 
 def map_finish_reason(reason: object) -> str:
@@ -120,43 +123,54 @@ class OpenAIStreamTranslator:
         self._target = target
         self.finished = False
         self._chat = operation == "chat"
+        self._choice_keys = _CHAT_CHOICE_KEYS if self._chat else _COMPLETION_CHOICE_KEYS
         self._wants_usage = client_wants_usage
         self._last: Json | None = None
         self.text_parts: list[str] = []
 
-    def feed(self, data: bytes) -> list[bytes]:
-        if data == b"[DONE]":
-            self.finished = True
-            return []
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return []  # SSE comments and keep-alives some vendors send as data
-        if not isinstance(chunk, dict):
-            return []
-        if "error" in chunk:
-            raise _stream_error(chunk, self._target)
-        choices = chunk.get("choices")
-        if choices and isinstance(choices, list) and "object" in chunk:
-            relayed = self._as_sent(chunk, choices, data)
+    def feed(self, events: Sequence[bytes]) -> list[bytes]:
+        out = []
+        for data in events:
+            if data == b"[DONE]":
+                self.finished = True
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue  # SSE comments and keep-alives some vendors send as data
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk:
+                raise _stream_error(chunk, self._target)
+            relayed = self._as_sent(chunk, data)
+            if relayed is None:
+                relayed = self._normalised(chunk)
             if relayed is not None:
-                return [relayed]
+                out.append(relayed)
+        return out
+
+    def _normalised(self, chunk: Json) -> bytes | None:
+        """The chunk made spec-exact; None for a usage-only chunk, held back for `close`."""
+        choices = chunk.get("choices")
         usage = chunk.pop("usage", None)
         if usage:
             self.usage = usage
         self._last = chunk
         if not choices:
-            return []  # a usage-only chunk: re-emitted in close(), once, if asked for
+            return None  # a usage-only chunk: re-emitted in close(), once, if asked for
         _normalize_chunk(chunk, self._chat)
         if self._wants_usage:
             chunk["usage"] = None
         self._observe(choices)
-        return [orjson.dumps(chunk)]
+        return orjson.dumps(chunk)
 
-    def _as_sent(self, chunk: Json, choices: list[Any], data: bytes) -> bytes | None:
+    def _as_sent(self, chunk: Json, data: bytes) -> bytes | None:
         """The provider's bytes when they need no change, else None (normalise instead).
         Takes note of the text and the finish on the way, as `_observe` does otherwise: this
         runs for nearly every chunk, so it is one pass."""
+        choices = chunk.get("choices")
+        if not (choices and isinstance(choices, list) and "object" in chunk):
+            return None
         if b"\n" in data or b"\r" in data:
             return None  # a line break would end the client's SSE event early
         if "usage" in chunk:
@@ -171,22 +185,20 @@ class OpenAIStreamTranslator:
         texts = []
         finished = False
         for choice in choices:
-            if not isinstance(choice, dict) or "logprobs" not in choice:
+            if not (isinstance(choice, dict) and choice.keys() >= self._choice_keys):
                 return None
-            reason = choice.get("finish_reason", _ABSENT)
+            reason = choice["finish_reason"]
             if reason is not None:
                 if not (isinstance(reason, str) and reason in _SPEC_REASONS):
                     return None
                 finished = True
             if self._chat:
-                delta = choice.get("delta")
+                delta = choice["delta"]
                 if not isinstance(delta, dict):
                     return None
                 text = delta.get("content")
-            elif "text" in choice:
-                text = choice["text"]
             else:
-                return None
+                text = choice["text"]
             if text:
                 texts.append(text)
         self._last = chunk

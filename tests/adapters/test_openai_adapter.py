@@ -57,7 +57,7 @@ def test_stream_translation(case: str, client_options: dict[str, Any]) -> None:
     translator = openai.stream_translator("chat", payload, TARGET)
     parser = SSEParser()
     raw = (FIXTURES / f"{case}.events.txt").read_bytes()
-    chunks = [c for data in parser.feed(raw) for c in translator.feed(data)]
+    chunks = translator.feed(parser.feed(raw))
     chunks += translator.close()
     assert [orjson.loads(c) for c in chunks] == fixture(f"{case}.chunks.json")
     assert translator.finished
@@ -179,7 +179,7 @@ def test_exact_chunks_are_relayed_as_sent(
     way the client reads the same JSON."""
     options = {"include_usage": wants_usage}
     translator = openai.stream_translator("chat", {"stream_options": options}, TARGET)
-    [out] = translator.feed(data)
+    [out] = translator.feed([data])
     if relayed is not None:
         assert out == relayed
     else:
