@@ -2,7 +2,7 @@
 
     python bench/run.py [--requests 3000] [--concurrency 32] [--seconds 30] [--rounds 3]
                         [--targets direct,passthrough,gateway,gateway+key]
-                        [--scenarios plain,stream,cached] [--redis]
+                        [--scenarios plain,stream,paced,cached] [--redis]
                         [--gateway-config-extra FILE]
 
 Starts every server on 127.0.0.1 (the fake upstream, the pass-through, the gateway with an
@@ -41,10 +41,12 @@ logger = logging.getLogger("bench")
 TARGETS = ("direct", "passthrough", "gateway", "gateway+key")
 
 
-def _body(model: str, stream: bool = False) -> str:
+def _body(model: str, stream: bool = False, paced: bool = False) -> str:
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
     if stream:
         body["stream"] = True
+    if paced:  # passed through untouched: tells the fake upstream to space the events out
+        body["metadata"] = {"bench": "paced"}
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -53,6 +55,7 @@ def _body(model: str, stream: bool = False) -> str:
 SCENARIOS = {
     "plain": _body(gateway_target.MODEL),
     "stream": _body(gateway_target.MODEL, stream=True),
+    "paced": _body(gateway_target.MODEL, stream=True, paced=True),
     "cached": _body(gateway_target.CACHED_MODEL),
 }
 

@@ -2,7 +2,9 @@
 
 Answers `POST .../chat/completions` with precomputed bytes: a chat completion, or (when the
 body asks for `"stream": true`) a short SSE stream sent in one write, with a usage chunk when
-the body asks for `"include_usage": true`. Any other path gets a 404, so a proxy that
+the body asks for `"include_usage": true`. With `"metadata": {"bench": "paced"}` the stream's
+events go out one by one, `PACE` seconds apart, as a provider generating tokens sends them,
+so a proxy reads and writes each on its own. Any other path gets a 404, so a proxy that
 rewrites paths wrongly shows up as errors instead of as suspiciously good numbers.
 
     python bench/upstream.py --port P
@@ -60,7 +62,7 @@ def _chunk(delta: dict[str, object], finish: str | None, usage: bool) -> bytes:
     return _event(chunk)
 
 
-def _stream_body(usage: bool) -> bytes:
+def _stream_events(usage: bool) -> list[bytes]:
     """Ten chunks (role, eight content deltas, stop), the usage chunk if asked, `[DONE]`."""
     events = [_chunk({"role": "assistant", "content": ""}, None, usage)]
     events += [_chunk({"content": f"word{i} "}, None, usage) for i in range(8)]
@@ -80,8 +82,11 @@ def _stream_body(usage: bool) -> bytes:
             )
         )
     events.append(b"data: [DONE]\n\n")
-    body = b"".join(events)
-    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    return events
+
+
+def _chunked(piece: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(piece), piece)
 
 
 def _response(status: bytes, content_type: bytes, body: bytes) -> bytes:
@@ -98,17 +103,32 @@ _NOT_FOUND = _response(
 _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
-_STREAMS = {usage: _STREAM_HEAD + _stream_body(usage) for usage in (False, True)}
+_LAST_CHUNK = b"0\r\n\r\n"
+PACE = 0.001  # seconds between the events of a paced stream
+# The pieces of each response, written `PACE` apart: all at once unless paced.
+_STREAMS = {
+    usage: (_STREAM_HEAD + _chunked(b"".join(_stream_events(usage))) + _LAST_CHUNK,)
+    for usage in (False, True)
+}
+_PACED_STREAMS = {
+    usage: (
+        _STREAM_HEAD,
+        *(_chunked(event) for event in _stream_events(usage)),
+        _LAST_CHUNK,
+    )
+    for usage in (False, True)
+}
 
 
-def answer(path: bytes, body: bytes) -> bytes:
-    """The whole response for one request; substring checks keep it cheap."""
+def answer(path: bytes, body: bytes) -> tuple[bytes, ...]:
+    """The response for one request, in the pieces to write; substring checks keep it cheap."""
     if not path.split(b"?", 1)[0].endswith(b"/chat/completions"):
-        return _NOT_FOUND
+        return (_NOT_FOUND,)
     compact = body.replace(b" ", b"")
     if b'"stream":true' in compact:
-        return _STREAMS[b'"include_usage":true' in compact]
-    return _PLAIN
+        streams = _PACED_STREAMS if b'"bench":"paced"' in compact else _STREAMS
+        return streams[b'"include_usage":true' in compact]
+    return (_PLAIN,)
 
 
 class _Protocol(asyncio.Protocol):
@@ -141,10 +161,26 @@ class _Protocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        transport.write(answer(self._url, b"".join(self._body)))
+        first, *rest = answer(self._url, b"".join(self._body))
         self._url = b""
         self._body.clear()
-        if not self._parser.should_keep_alive():
+        transport.write(first)
+        close = not self._parser.should_keep_alive()
+        if not rest:
+            if close:
+                transport.close()
+            return
+        loop = asyncio.get_running_loop()
+        for number, piece in enumerate(rest, 1):
+            last = number == len(rest)
+            loop.call_later(number * PACE, self._write_later, piece, last and close)
+
+    def _write_later(self, piece: bytes, close: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # the client went away meanwhile
+        transport.write(piece)
+        if close:
             transport.close()
 
 
