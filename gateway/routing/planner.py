@@ -42,7 +42,7 @@ def plan_for(
         mode,
         key.allowed_models if key else None,
         key.tenant_slug if key else None,
-        tuple(sorted(key.pinned_tags.items())) if key else None,
+        tuple(sorted(key.pinned_tags.items())) if key and key.pinned_tags else None,
     )
     plan = table.plans.get(memo_key)
     if plan is None:
