@@ -14,8 +14,17 @@ from gateway.sse import SSEParser, encode, frame
         ([b": keep-alive\n\nevent: ping\n\ndata:z\n\n"], [b"z"]),
         ([b"data: a\ndata: b\n\n"], [b"a\nb"]),
         ([b"data: incomplete"], []),
+        ([b"data: 1\n\ndata: a\ndata: b\n\ndata: 2\n\n"], [b"1", b"a\nb", b"2"]),
     ],
-    ids=["one", "split-across-reads", "crlf-split", "comments-and-events", "multiline", "partial"],
+    ids=[
+        "one",
+        "split-across-reads",
+        "crlf-split",
+        "comments-and-events",
+        "multiline",
+        "partial",
+        "mixed-in-one-read",
+    ],
 )
 def test_parser_yields_complete_events(pieces: list[bytes], expected: list[bytes]) -> None:
     parser = SSEParser()
