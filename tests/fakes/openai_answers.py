@@ -285,20 +285,11 @@ def _chat_deltas(answer: _Answer, behaviour: Behaviour) -> list[Json]:
 def chat_chunks(
     reply_id: str, model: str, answer: _Answer, n: int, behaviour: Behaviour
 ) -> list[Json]:
-    deltas = _chat_deltas(answer, behaviour)
-    steps: list[tuple[Json, str | None]] = [(delta, None) for delta in deltas]
+    steps: list[tuple[Any, str | None]] = [
+        (delta, None) for delta in _chat_deltas(answer, behaviour)
+    ]
     steps.append(({}, answer.finish_reason))
-    chunks = []
-    for delta, finish_reason in steps:
-        for index in range(n):
-            choice: Json = {"index": index, "delta": delta}
-            if not behaviour.omit_fields:
-                choice["logprobs"] = None
-            if finish_reason is not None or not behaviour.omit_fields:
-                choice["finish_reason"] = finish_reason
-            chunk = _envelope(reply_id, "chat.completion.chunk", model, behaviour)
-            chunks.append({**chunk, "choices": [choice]})
-    return chunks
+    return _chunks(reply_id, "chat.completion.chunk", model, "delta", steps, n, behaviour)
 
 
 # Legacy completions.
@@ -321,17 +312,31 @@ def completion_response(
 def completion_chunks(
     reply_id: str, model: str, answer: _Answer, count: int, behaviour: Behaviour
 ) -> list[Json]:
-    steps: list[tuple[str, str | None]] = [(piece, None) for piece in answer.pieces]
+    steps: list[tuple[Any, str | None]] = [(piece, None) for piece in answer.pieces]
     steps.append(("", answer.finish_reason))
+    return _chunks(reply_id, "text_completion", model, "text", steps, count, behaviour)
+
+
+def _chunks(
+    reply_id: str,
+    kind: str,
+    model: str,
+    content_field: str,
+    steps: list[tuple[Any, str | None]],
+    count: int,
+    behaviour: Behaviour,
+) -> list[Json]:
+    """One chunk per step and choice: its content under `content_field`, and the finish
+    reason (null until the last step, unless the behaviour omits what it may)."""
     chunks = []
-    for text, finish_reason in steps:
+    for content, finish_reason in steps:
         for index in range(count):
-            choice: Json = {"text": text, "index": index}
+            choice: Json = {"index": index, content_field: content}
             if not behaviour.omit_fields:
                 choice["logprobs"] = None
             if finish_reason is not None or not behaviour.omit_fields:
                 choice["finish_reason"] = finish_reason
-            chunk = _envelope(reply_id, "text_completion", model, behaviour)
+            chunk = _envelope(reply_id, kind, model, behaviour)
             chunks.append({**chunk, "choices": [choice]})
     return chunks
 
