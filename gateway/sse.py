@@ -11,6 +11,10 @@ DONE = b"data: [DONE]\n\n"
 _DATA = b"data: "
 _END = b"\n\n"
 _BETWEEN = _END + _DATA
+# Line breaks as byte values: `byte in data` with an int is a plain scan, while `bytes in
+# bytes` first tries its operand as an int, raising and clearing a TypeError on every call.
+CR = ord("\r")
+LF = ord("\n")
 
 
 class SSEParser:
@@ -24,11 +28,11 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        if CR in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
         *events, self._buffer = buffer.split(_END)
         # Nearly every event is one `data: ` line; only the others need the full parse.
-        simple = [event[6:] for event in events if event[:6] == _DATA and b"\n" not in event]
+        simple = [event[6:] for event in events if event[:6] == _DATA and LF not in event]
         if len(simple) == len(events):
             return simple
         return [data for event in events if (data := _data_of(event)) is not None]

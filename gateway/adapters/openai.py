@@ -19,6 +19,7 @@ import orjson
 from gateway.adapters.base import Json, Operation, Target, UpstreamRequest
 from gateway.adapters.status_table import classify
 from gateway.errors import UpstreamError, UpstreamProtocolError
+from gateway.sse import CR, LF
 
 PATHS: dict[Operation, str] = {
     "chat": "/chat/completions",
@@ -171,7 +172,7 @@ class OpenAIStreamTranslator:
         choices = chunk.get("choices")
         if not (choices and isinstance(choices, list) and "object" in chunk):
             return None
-        if b"\n" in data or b"\r" in data:
+        if LF in data or CR in data:
             return None  # a line break would end the client's SSE event early
         if "usage" in chunk:
             # As we always ask for usage, a spec-following provider ends every chunk with
