@@ -12,8 +12,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
 from gateway.adapters.base import Json, Operation, Target, UpstreamRequest
@@ -42,11 +43,8 @@ _FINISH_REASONS = {
     "tool_use": "tool_calls",
     "tool_call": "tool_calls",
 }
-_SPEC_REASONS = frozenset(_FINISH_REASONS.values())
+_SpecReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 _USAGE_NULL_TAIL = b',"usage":null}'
-# What a streamed choice needs, besides valid values, to be relayed as the provider sent it.
-_CHAT_CHOICE_KEYS = frozenset({"delta", "logprobs", "finish_reason"})
-_COMPLETION_CHOICE_KEYS = frozenset({"text", "logprobs", "finish_reason"})
 
 
 def map_finish_reason(reason: object) -> str:
@@ -110,13 +108,52 @@ class OpenAIAdapter:
         return classify(status, target, message, kind, param, code)
 
 
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _ChatChoice(msgspec.Struct):
+    delta: _Delta
+    logprobs: Any
+    finish_reason: _SpecReason | None
+
+
+class _CompletionChoice(msgspec.Struct):
+    text: str
+    logprobs: Any
+    finish_reason: _SpecReason | None
+
+
+class _ChatChunk(msgspec.Struct):
+    """A chunk with everything the spec asks of a relayed chunk; other fields are not read."""
+
+    object: str
+    choices: list[_ChatChoice]
+    usage: Any = msgspec.UNSET
+    error: Any = msgspec.UNSET
+
+
+class _CompletionChunk(msgspec.Struct):
+    object: str
+    choices: list[_CompletionChoice]
+    usage: Any = msgspec.UNSET
+    error: Any = msgspec.UNSET
+
+
+# Checking a chunk against these types happens in C, while decoding: a third of parsing it
+# into dicts and checking those in Python, on the path every chunk of every stream takes.
+_CHAT_CHUNK = msgspec.json.Decoder(_ChatChunk)
+_COMPLETION_CHUNK = msgspec.json.Decoder(_CompletionChunk)
+
+
 class OpenAIStreamTranslator:
     """Normalises each chunk; holds the usage back and re-emits it the way the client asked.
 
     Chunks come out serialised. A chunk the provider already sent exactly as normalisation
     would leave it is relayed as the provider's own bytes (less a trailing `"usage":null`
     the client did not ask for), which spares re-serialising nearly every chunk of a
-    spec-following provider.
+    spec-following provider. After the first chunk that is not, the stream is taken to be
+    from a provider that needs normalising, and its chunks go straight to that.
     """
 
     def __init__(self, operation: Operation, target: Target, client_wants_usage: bool) -> None:
@@ -124,7 +161,8 @@ class OpenAIStreamTranslator:
         self._target = target
         self.finished = False
         self._chat = operation == "chat"
-        self._choice_keys = _CHAT_CHOICE_KEYS if self._chat else _COMPLETION_CHOICE_KEYS
+        self._strict: msgspec.json.Decoder[Any] = _CHAT_CHUNK if self._chat else _COMPLETION_CHUNK
+        self._conforming = True
         self._wants_usage = client_wants_usage
         self._last: Json | None = None
         self.text_parts: list[str] = []
@@ -135,23 +173,63 @@ class OpenAIStreamTranslator:
             if data == b"[DONE]":
                 self.finished = True
                 continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue  # SSE comments and keep-alives some vendors send as data
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk:
-                raise _stream_error(chunk, self._target)
-            relayed = self._as_sent(chunk, data)
+            relayed = self._as_sent(data) if self._conforming else None
             if relayed is None:
-                relayed = self._normalised(chunk)
+                relayed = self._normalised(data)
             if relayed is not None:
                 out.append(relayed)
         return out
 
-    def _normalised(self, chunk: Json) -> bytes | None:
-        """The chunk made spec-exact; None for a usage-only chunk, held back for `close`."""
+    def _as_sent(self, data: bytes) -> bytes | None:
+        """The provider's bytes when they need no change, else None (normalise instead).
+        Takes note of the text and the finish on the way, as `_observe` does otherwise."""
+        try:
+            chunk = self._strict.decode(data)
+        except msgspec.ValidationError:  # JSON, but not spec-exact: normalise from now on
+            self._conforming = False
+            return None
+        except msgspec.DecodeError:  # not JSON: `_normalised` drops it
+            return None
+        if not chunk.choices or chunk.error is not msgspec.UNSET:
+            return None  # the usage report, or an error: both handled by `_normalised`
+        if LF in data or CR in data:
+            return None  # a line break would end the client's SSE event early
+        usage = chunk.usage
+        if usage is None:
+            # As we always ask for usage, a spec-following provider ends every chunk with
+            # `"usage":null`; it stays exactly when the client asked for usage too.
+            if not data.endswith(_USAGE_NULL_TAIL):
+                return None
+            if not self._wants_usage:
+                data = data[: -len(_USAGE_NULL_TAIL)] + b"}"
+        elif usage is not msgspec.UNSET or self._wants_usage:
+            return None
+        texts = self.text_parts
+        if self._chat:
+            for choice in chunk.choices:
+                if choice.finish_reason is not None:
+                    self.finished = True
+                if choice.delta.content:
+                    texts.append(choice.delta.content)
+        else:
+            for choice in chunk.choices:
+                if choice.finish_reason is not None:
+                    self.finished = True
+                if choice.text:
+                    texts.append(choice.text)
+        return data
+
+    def _normalised(self, data: bytes) -> bytes | None:
+        """The chunk made spec-exact; None for what is not sent on (a usage-only chunk,
+        held back for `close`, or an event that is not a JSON object)."""
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None  # SSE comments and keep-alives some vendors send as data
+        if not isinstance(chunk, dict):
+            return None
+        if "error" in chunk:
+            raise _stream_error(chunk, self._target)
         choices = chunk.get("choices")
         usage = chunk.pop("usage", None)
         if usage:
@@ -165,54 +243,12 @@ class OpenAIStreamTranslator:
         self._observe(choices)
         return orjson.dumps(chunk)
 
-    def _as_sent(self, chunk: Json, data: bytes) -> bytes | None:
-        """The provider's bytes when they need no change, else None (normalise instead).
-        Takes note of the text and the finish on the way, as `_observe` does otherwise: this
-        runs for nearly every chunk, so it is one pass."""
-        choices = chunk.get("choices")
-        if not (choices and isinstance(choices, list) and "object" in chunk):
-            return None
-        if LF in data or CR in data:
-            return None  # a line break would end the client's SSE event early
-        if "usage" in chunk:
-            # As we always ask for usage, a spec-following provider ends every chunk with
-            # `"usage":null`; it stays exactly when the client asked for usage too.
-            if not data.endswith(_USAGE_NULL_TAIL):
-                return None
-            if not self._wants_usage:
-                data = data[: -len(_USAGE_NULL_TAIL)] + b"}"
-        elif self._wants_usage:
-            return None
-        texts = []
-        finished = False
-        for choice in choices:
-            if not (isinstance(choice, dict) and choice.keys() >= self._choice_keys):
-                return None
-            reason = choice["finish_reason"]
-            if reason is not None:
-                if not (isinstance(reason, str) and reason in _SPEC_REASONS):
-                    return None
-                finished = True
-            if self._chat:
-                delta = choice["delta"]
-                if not isinstance(delta, dict):
-                    return None
-                text = delta.get("content")
-            else:
-                text = choice["text"]
-            if text:
-                texts.append(text)
-        self._last = chunk
-        self.finished = self.finished or finished
-        self.text_parts += texts
-        return data
-
     def _observe(self, choices: list[Json]) -> None:
         for choice in choices:
             if choice.get("finish_reason"):
                 self.finished = True
             text = choice["delta"].get("content") if self._chat else choice.get("text")
-            if text:
+            if text and isinstance(text, str):
                 self.text_parts.append(text)
 
     def close(self) -> list[bytes]:

@@ -193,3 +193,25 @@ def test_exact_chunks_are_relayed_as_sent(
         expected["usage"] = None
     assert orjson.loads(out) == expected
     assert translator.text_parts == ["Hi"]
+
+
+def test_after_an_inexact_chunk_the_rest_are_normalised() -> None:
+    """A provider that sent one chunk off the spec is normalised from then on; one that sent
+    an event that is not JSON at all (a keep-alive as data) is not."""
+    options = {"include_usage": False}
+    inexact = _EXACT.replace(b',"logprobs":null', b"") + b"}"
+    translator = openai.stream_translator("chat", {"stream_options": options}, TARGET)
+    spaced = _EXACT.replace(b'"m",', b'"m", ') + b"}"
+    first, second = translator.feed([inexact, spaced])
+    assert orjson.loads(first) == orjson.loads(second) == orjson.loads(spaced)
+    assert second == orjson.dumps(orjson.loads(spaced))  # re-serialised, not as sent
+    translator = openai.stream_translator("chat", {"stream_options": options}, TARGET)
+    assert translator.feed([b"keep-alive", _EXACT + b"}"]) == [_EXACT + b"}"]
+    assert translator.text_parts == ["Hi"]
+
+
+def test_text_of_another_type_is_relayed_but_not_taken_as_text() -> None:
+    translator = openai.stream_translator("chat", {}, TARGET)
+    [out] = translator.feed([_EXACT.replace(b'"Hi"', b"5") + b"}"])
+    assert orjson.loads(out)["choices"][0]["delta"] == {"content": 5}
+    assert translator.text_parts == []
