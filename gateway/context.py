@@ -57,7 +57,7 @@ class RequestContext:
     usage: dict[str, Any] | None = None
     streamed_text: str = ""  # only when the provider reported no usage
     collect_response: bool = False  # the cache wants the whole answer, even of a stream
-    completed: dict[str, Any] | None = None
+    completed: bytes | None = None  # the whole answer, serialised, for the cache
     rate_limits: Decision | None = None
     limit_warning: str | None = None  # a budget or quota just passed 50/80/100 %
     usage_record: UsageRecord | None = None

@@ -87,12 +87,12 @@ async def _relay_whole(
     ctx.upstream_seconds += now - before
     ctx.first_byte_seconds = now - started
     metrics.upstream_latency.observe((deployment.provider, deployment.public_model), now - started)
-    data = deployment.adapter.from_upstream_response(operation, body, deployment.target)
-    ctx.usage = data.get("usage")
+    answer = deployment.adapter.from_upstream_response(operation, body, deployment.target)
+    ctx.usage = answer.usage
     if ctx.collect_response:
-        ctx.completed = data
+        ctx.completed = answer.body
     _count_tokens(metrics, deployment, ctx.usage)
-    return web.Response(body=orjson.dumps(data), content_type="application/json")
+    return web.Response(body=answer.body, content_type="application/json")
 
 
 async def _relay_stream(
@@ -143,7 +143,7 @@ async def _relay_stream(
         tail = translator.close()
         if assembler is not None:
             assembler.usage = translator.usage
-            ctx.completed = assembler.result()
+            ctx.completed = orjson.dumps(assembler.result())
         await response.write_eof(sse.frame(tail) + sse.DONE)
     except ConnectionResetError:
         # The client went away mid-stream: not an error of ours; stop reading upstream.

@@ -2,14 +2,14 @@
 
 An adapter never does I/O, never logs and never imports aiohttp. The proxy hands it parsed
 JSON and a `Target`, and gets back bytes to send; it hands it upstream bytes and gets back
-OpenAI-shaped dicts. Transport (pooling, timeouts, connection errors) lives in `upstream`.
+OpenAI-shaped bytes. Transport (pooling, timeouts, connection errors) lives in `upstream`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from gateway.errors import UpstreamError
 
@@ -36,6 +36,13 @@ class UpstreamRequest:
     headers: Mapping[str, str]
     body: bytes
     stream: bool
+
+
+class Answer(NamedTuple):
+    """A whole response made OpenAI-exact: the body for the client, and the usage in it."""
+
+    body: bytes
+    usage: Json | None
 
 
 class StreamTranslator(Protocol):
@@ -65,7 +72,9 @@ class Adapter(Protocol):
         self, operation: Operation, payload: Json, target: Target
     ) -> UpstreamRequest: ...
 
-    def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Json: ...
+    def from_upstream_response(
+        self, operation: Operation, body: bytes, target: Target
+    ) -> Answer: ...
 
     def stream_translator(
         self, operation: Operation, payload: Json, target: Target

@@ -12,12 +12,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
 
-from gateway.adapters.base import Json, Operation, Target, UpstreamRequest
+from gateway.adapters.base import Answer, Json, Operation, Target, UpstreamRequest
 from gateway.adapters.status_table import classify
 from gateway.errors import UpstreamError, UpstreamProtocolError
 from gateway.sse import CR, LF
@@ -87,15 +87,24 @@ class OpenAIAdapter:
     def credentials(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
 
-    def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Json:
+    def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Answer:
+        exact = _EXACT_ANSWERS.get(operation)
+        if exact is not None:
+            try:
+                return Answer(body, exact.decode(body).usage)
+            except msgspec.DecodeError:
+                pass  # not spec-exact (or not JSON): normalise, or say what is wrong
         data = _parse_object(body, target)
         if operation == "embeddings":
-            return _normalize_embeddings(data, target)
-        if not isinstance(data.get("choices"), list):
+            data = _normalize_embeddings(data, target)
+        elif not isinstance(data.get("choices"), list):
             raise _protocol_error(target, "response has no choices")
-        if operation == "chat":
-            return _normalize_chat(data)
-        return _normalize_completion(data)
+        elif operation == "chat":
+            data = _normalize_chat(data)
+        else:
+            data = _normalize_completion(data)
+        usage = data.get("usage")
+        return Answer(orjson.dumps(data), usage if isinstance(usage, dict) else None)
 
     def stream_translator(
         self, operation: Operation, payload: Json, target: Target
@@ -106,6 +115,54 @@ class OpenAIAdapter:
     def classify_error(self, status: int, body: bytes, target: Target) -> UpstreamError:
         message, kind, param, code = _error_fields(body)
         return classify(status, target, message, kind, param, code)
+
+
+class _Message(msgspec.Struct):
+    role: str
+    content: Any
+    refusal: Any
+
+
+class _ChatAnswerChoice(msgspec.Struct):
+    index: int
+    message: _Message
+    logprobs: Any
+    finish_reason: _SpecReason
+
+
+class _CompletionAnswerChoice(msgspec.Struct):
+    index: int
+    text: Any
+    logprobs: Any
+    finish_reason: _SpecReason
+
+
+class _ChatAnswer(msgspec.Struct):
+    """A response with everything the spec asks of one relayed as sent; other fields are not
+    read. The normalisers below would leave such a response as it is."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[_ChatAnswerChoice]
+    usage: dict[str, Any] | None = None
+
+
+class _CompletionAnswer(msgspec.Struct):
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[_CompletionAnswerChoice]
+    usage: dict[str, Any] | None = None
+
+
+# Embeddings are left out: their usage is rebuilt to the spec's two fields.
+_EXACT_ANSWERS: dict[Operation, msgspec.json.Decoder[Any]] = {
+    "chat": msgspec.json.Decoder(_ChatAnswer),
+    "completions": msgspec.json.Decoder(_CompletionAnswer),
+}
 
 
 class _Delta(msgspec.Struct):

@@ -63,7 +63,7 @@ def make_middleware(store: ResponseCache, metrics: Metrics) -> Middleware:
         ctx.collect_response = True
         response = await handler(request)
         if ctx.completed is not None and ctx.error is None:
-            await write(key, orjson.dumps(ctx.completed), policy.ttl_seconds)
+            await write(key, ctx.completed, policy.ttl_seconds)
         return response
 
     return cache

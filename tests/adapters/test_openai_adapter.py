@@ -11,6 +11,7 @@ import pytest
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import Target
+from gateway.adapters.openai import _normalize_chat
 from gateway.errors import UpstreamError, UpstreamUnavailable
 from gateway.sse import SSEParser
 
@@ -41,10 +42,100 @@ def test_request_passes_every_parameter_and_asks_for_stream_usage() -> None:
 
 def test_sloppy_vendor_response_is_normalised_to_the_spec() -> None:
     body = (FIXTURES / "sloppy_vendor.response.json").read_bytes()
-    result = openai.from_upstream_response("chat", body, TARGET)
+    answer = openai.from_upstream_response("chat", body, TARGET)
+    result = orjson.loads(answer.body)
     assert result.pop("id").startswith("chatcmpl-")
     assert isinstance(result.pop("created"), int)
     assert result == fixture("sloppy_vendor.expected.json")
+    assert answer.usage == result["usage"]
+
+
+_ANSWER = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hi", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+
+
+def _without(path: str) -> dict[str, Any]:
+    answer = orjson.loads(orjson.dumps(_ANSWER))
+    *parents, last = path.split(".")
+    node = answer
+    for name in parents:
+        node = node[0] if name == "0" else node[name]
+    del node[last]
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "as_sent"),
+    [
+        (_ANSWER, True),
+        ({**_ANSWER, "service_tier": "default", "system_fingerprint": "fp"}, True),
+        ({k: v for k, v in _ANSWER.items() if k != "usage"}, True),
+        ({**_ANSWER, "id": ""}, False),
+        ({**_ANSWER, "object": "chat.completion.chunk"}, False),
+        ({**_ANSWER, "created": "1"}, False),
+        (_without("model"), False),
+        (_without("choices.0.index"), False),
+        (_without("choices.0.logprobs"), False),
+        (_without("choices.0.message.refusal"), False),
+        (_without("choices.0.message.role"), False),
+        ({**_ANSWER, "choices": [{**_ANSWER["choices"][0], "finish_reason": None}]}, False),
+        ({**_ANSWER, "choices": [{**_ANSWER["choices"][0], "finish_reason": "eos"}]}, False),
+        ({**_ANSWER, "usage": "lots"}, False),
+    ],
+    ids=[
+        "exact",
+        "exact-with-extra-fields",
+        "exact-without-usage",
+        "empty-id",
+        "wrong-object",
+        "created-not-int",
+        "no-model",
+        "no-index",
+        "no-logprobs",
+        "no-refusal",
+        "no-role",
+        "null-finish-reason",
+        "vendor-finish-reason",
+        "usage-not-an-object",
+    ],
+)
+def test_exact_answers_are_relayed_as_sent(answer: dict[str, Any], as_sent: bool) -> None:
+    """A response the normaliser would leave as it is goes out as the provider's bytes
+    (spaces and all); any other is normalised. Either way the client reads the same JSON."""
+    body = json.dumps(answer, indent=1).encode()
+    result = openai.from_upstream_response("chat", body, TARGET)
+    if as_sent:
+        assert result.body == body
+    else:
+        assert result.body == orjson.dumps(orjson.loads(result.body))
+    expected = _normalize_chat(orjson.loads(body))
+    assert orjson.loads(result.body) | {"id": 0} == expected | {"id": 0}
+    usage = answer.get("usage")
+    assert result.usage == (usage if isinstance(usage, dict) else None)
+
+
+def test_exact_legacy_completions_are_relayed_as_sent() -> None:
+    choice = {"index": 0, "text": "Hi", "logprobs": None, "finish_reason": "length"}
+    answer = {**_ANSWER, "object": "text_completion", "choices": [choice]}
+    body = json.dumps(answer, indent=1).encode()
+    assert openai.from_upstream_response("completions", body, TARGET).body == body
+    del choice["logprobs"]
+    body = json.dumps(answer, indent=1).encode()
+    relayed = orjson.loads(openai.from_upstream_response("completions", body, TARGET).body)
+    assert relayed["choices"][0]["logprobs"] is None
 
 
 @pytest.mark.parametrize(
