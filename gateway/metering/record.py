@@ -36,15 +36,18 @@ class UsageRecord:
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_json_line(self) -> bytes:
-        """One line of the journal. orjson serialises dataclasses natively, an order of
-        magnitude faster than asdict."""
-        return orjson.dumps(self, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        """One line of the journal: the fields as an array, in declared order. Half the cost
+        of orjson's own dataclass form, which looks each field up by name."""
+        return orjson.dumps(_values(self), default=str, option=orjson.OPT_APPEND_NEWLINE)
 
     @classmethod
     def from_json(cls, line: bytes) -> UsageRecord:
         data = orjson.loads(line)
-        data["cost_usd"] = Decimal(data["cost_usd"])
-        return cls(**data)
+        if isinstance(data, dict):  # a journal left by a version that wrote objects
+            return cls(**data | {"cost_usd": Decimal(data["cost_usd"])})
+        record = cls(*data)
+        record.cost_usd = Decimal(record.cost_usd)
+        return record
 
     def to_row(self) -> tuple[Any, ...]:
         """Column values in `COLUMNS` order, typed for asyncpg's COPY (which parses ids in
