@@ -113,12 +113,12 @@ def _check_messages(messages: list[Any]) -> None:
     if not messages:
         _wrong("messages", "'messages' must contain at least one message")
     for index, message in enumerate(messages):
-        where = f"messages[{index}]"
         if not isinstance(message, dict):
+            where = f"messages[{index}]"
             _wrong(where, f"'{where}' must be an object")
-        role = message.get("role")
-        if role not in _ROLES:
-            _wrong(f"{where}.role", f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}")
+        if message.get("role") not in _ROLES:
+            where = f"messages[{index}].role"
+            _wrong(where, f"'{where}' must be one of {', '.join(sorted(_ROLES))}")
 
 
 def _is(value: object, kinds: tuple[type, ...]) -> bool:

@@ -189,8 +189,8 @@ def _seconds(retry_after: str) -> float | None:
 def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:
     if not isinstance(usage, dict):
         return
-    model = deployment.public_model
-    for kind, field in (("input", "prompt_tokens"), ("output", "completion_tokens")):
-        count = usage.get(field)
-        if isinstance(count, int) and count > 0:
-            metrics.tokens.inc((model, kind), count)
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if isinstance(prompt, int) and prompt > 0:
+        metrics.tokens.inc((deployment.public_model, "input"), prompt)
+    if isinstance(completion, int) and completion > 0:
+        metrics.tokens.inc((deployment.public_model, "output"), completion)
