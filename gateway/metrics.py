@@ -12,6 +12,7 @@ at scrape time like any other metric.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
@@ -151,6 +152,12 @@ class Metrics:
             registry=r,
         )
 
+        self.gc_frozen_objects = Gauge(
+            "model_bridge_gc_frozen_objects",
+            "Objects exempt from garbage collection: the heap built at start-up",
+            registry=r,
+        )
+        self.gc_frozen_objects.set_function(gc.get_freeze_count)
         self.usage_queue_depth = Gauge(
             "model_bridge_usage_queue_depth", "Usage records waiting to be written", registry=r
         )

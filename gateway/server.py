@@ -6,6 +6,7 @@ get `server.grace_period_seconds` to finish, then the process exits 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ def run_worker(
     reuse_port: bool,
 ) -> None:
     app = create_app(config, routing, credentials, dsn, routing_path)
+    app.on_startup.append(_freeze_startup_heap)  # after every resource the app starts
     server = config.server
     logger.info("listening on http://%s:%s (pid %s)", server.host, server.port, os.getpid())
     web.run_app(
@@ -49,6 +51,15 @@ def run_worker(
         print=None,
         loop=uvloop.new_event_loop(),
     )
+
+
+async def _freeze_startup_heap(_app: web.Application) -> None:
+    """Exempts what start-up built (modules, config, pools, templates: nearly all the heap)
+    from the cyclic garbage collector, which otherwise walks all of it in each full
+    collection: a pause of tens of milliseconds, and a tenth of the CPU a request costs.
+    The serving process's own choice, so the app stays safe to start inside another."""
+    gc.collect()  # start-up's own garbage is freed now, not kept for good
+    gc.freeze()
 
 
 def supervise(worker_argv: Sequence[str], workers: int, env: dict[str, str]) -> int:

@@ -223,7 +223,7 @@ async def refuses_connections(port: int, within: float) -> bool:
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # reset: caught in the close
             return True
         writer.close()
         await writer.wait_closed()
@@ -248,6 +248,19 @@ async def test_sigterm_drains_streams_in_flight(launch: Launch, slow_upstream: A
         assert_complete(events)
     assert await served.exit_code(GRACE_SECONDS) == 0, served.output()
     assert time.monotonic() - signalled < GRACE_SECONDS
+
+
+async def test_the_start_up_heap_is_exempt_from_garbage_collection(
+    launch: Launch, slow_upstream: Any
+) -> None:
+    served = await launch(slow_upstream)
+    await served.ready()
+    async with aiohttp.ClientSession() as session, session.get(served.url + "/metrics") as got:
+        exposition = await got.text()
+    name = "model_bridge_gc_frozen_objects"
+    [line] = [row for row in exposition.splitlines() if row.startswith(name)]
+    assert float(line.split()[-1]) > 10_000  # modules, config, pools: the whole start-up
+    await served.terminate()
 
 
 def _listening(process: psutil.Process, port: int) -> bool:
