@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from gateway.upstream import SilenceWatchdog
+from gateway.upstream import Watchdog
 
 LIMIT = 0.1
 
 
 async def test_time_spent_relaying_never_counts_as_silence() -> None:
-    silence = SilenceWatchdog(LIMIT)
+    silence = Watchdog(LIMIT)
     try:
         for _ in range(3):
             silence.waiting()
@@ -27,7 +27,7 @@ async def test_time_spent_relaying_never_counts_as_silence() -> None:
 
 
 async def test_waiting_past_the_limit_cancels_the_wait_and_says_so() -> None:
-    silence = SilenceWatchdog(LIMIT)
+    silence = Watchdog(LIMIT)
     silence.waiting()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.sleep(LIMIT * 5)
@@ -38,7 +38,7 @@ async def test_waiting_past_the_limit_cancels_the_wait_and_says_so() -> None:
 
 async def test_someone_elses_cancellation_is_not_taken_for_silence() -> None:
     async def reader(started: asyncio.Event) -> bool:
-        silence = SilenceWatchdog(LIMIT * 10)
+        silence = Watchdog(LIMIT * 10)
         silence.waiting()
         started.set()
         try:
