@@ -166,8 +166,10 @@ class Watchdog:
     """
 
     def __init__(self, limit: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
+        task = asyncio.current_task()
+        assert task is not None, "upstream calls are made by a task"
+        self._task = task
+        self._loop = task.get_loop()  # not get_running_loop(): it asks the OS for our pid
         self._limit = limit
         self._waiting_since: float | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -186,7 +188,6 @@ class Watchdog:
         if not self._fired:
             return False
         self._fired = False
-        assert self._task is not None
         return self._task.uncancel() == 0
 
     def stop(self) -> None:
@@ -201,7 +202,7 @@ class Watchdog:
         due = self._waiting_since + self._limit
         if self._loop.time() < due:
             self._timer = self._loop.call_at(due, self._check)
-        elif self._task is not None:
+        else:
             # Only while the task waits in `readany`, so the cancellation lands there.
             self._fired = True
             self._task.cancel()
