@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
@@ -50,18 +49,14 @@ class UsageRecord:
         return record
 
     def to_row(self) -> tuple[Any, ...]:
-        """Column values in `COLUMNS` order, typed for asyncpg's COPY (which parses ids in
-        their text form itself, faster than `uuid.UUID`)."""
-        request_id, at, tenant_id, key_id, user_id, *rest = _values(self)
-        return (
-            request_id,
-            datetime.fromtimestamp(at, UTC),
-            tenant_id or None,
-            key_id or None,
-            user_id or None,
-            *rest,
-        )
+        """Column values in `COLUMNS` order, typed for the staging table's COPY: ids in their
+        text form (asyncpg parses them itself, faster than `uuid.UUID`), the cost as text."""
+        row = list(_values(self))
+        row[2:5] = [row[2] or None, row[3] or None, row[4] or None]  # tenant, key, user
+        row[_COST] = str(row[_COST])
+        return tuple(row)
 
 
 COLUMNS = tuple(f.name for f in fields(UsageRecord))
 _values = attrgetter(*COLUMNS)  # every field at once, in one call
+_COST = COLUMNS.index("cost_usd")

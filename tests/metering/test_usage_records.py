@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,39 @@ async def test_writing_a_batch_twice_counts_it_once(pool: asyncpg.Pool) -> None:
         "FROM usage_hourly"
     )
     assert (totals["requests"], totals["tokens"], totals["cost"]) == (3, 30, Decimal("0.000045"))
+
+
+async def test_a_written_row_holds_every_field_of_its_record(pool: asyncpg.Pool) -> None:
+    record = UsageRecord(
+        "req_exact",
+        1_700_000_000.123456,
+        "8d5f3a4e-0000-4000-8000-000000000001",
+        None,
+        None,
+        "fast",
+        "gpt-4o-mini",
+        "openai",
+        "openai/0",
+        "b",
+        12,
+        7,
+        3,
+        "provider",
+        Decimal("1.23E-8"),  # Decimal's own exponent form: the column holds it exactly
+        41.5,
+        120.25,
+        429,
+        True,
+        2,
+        {"team": "search"},
+    )
+    assert await usage.write_batch(pool, [record]) == 1
+    row = dict(await pool.fetchrow("SELECT * FROM usage WHERE request_id = 'req_exact'"))
+    assert row.pop("at") == datetime.fromtimestamp(record.at, UTC)
+    assert str(row.pop("tenant_id")) == record.tenant_id
+    assert row.pop("cost_usd") == Decimal("0.0000000123")
+    expected = {c: getattr(record, c) for c in row}
+    assert row == expected
 
 
 async def test_records_wait_in_the_journal_while_the_database_is_down(

@@ -1,12 +1,25 @@
 -- name: create_staging
-CREATE TEMP TABLE IF NOT EXISTS usage_staging (LIKE usage INCLUDING DEFAULTS)
-ON COMMIT DELETE ROWS;
+-- `usage` as the writer sends it: `at` in epoch seconds and `cost_usd` as exact text, which
+-- COPY encodes at a fraction of the cost of a timestamp and a numeric. Columns in `usage`'s
+-- order (and `UsageRecord`'s).
+CREATE TEMP TABLE IF NOT EXISTS usage_staging (
+    request_id text, at double precision, tenant_id uuid, key_id uuid, user_id uuid,
+    requested_model text, model text, provider text, deployment text, variant text,
+    prompt_tokens integer, completion_tokens integer, cached_tokens integer,
+    token_source text, cost_usd text, ttfb_ms real, latency_ms real, status smallint,
+    cache_hit boolean, attempts smallint, tags jsonb
+) ON COMMIT DELETE ROWS;
 
 -- name: merge_staging
 -- Only rows not seen before are inserted and counted in the rollups: replaying a batch that
 -- was already written changes nothing.
 WITH inserted AS (
-    INSERT INTO usage SELECT * FROM usage_staging
+    INSERT INTO usage
+    SELECT request_id, to_timestamp(at), tenant_id, key_id, user_id, requested_model, model,
+           provider, deployment, variant, prompt_tokens, completion_tokens, cached_tokens,
+           token_source, cost_usd::numeric, ttfb_ms, latency_ms, status, cache_hit, attempts,
+           tags
+    FROM usage_staging
     ON CONFLICT (request_id) DO NOTHING
     RETURNING *
 ), rolled AS (
