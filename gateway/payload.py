@@ -116,7 +116,8 @@ def _check_messages(messages: list[Any]) -> None:
         if not isinstance(message, dict):
             where = f"messages[{index}]"
             _wrong(where, f"'{where}' must be an object")
-        if message.get("role") not in _ROLES:
+        role = message.get("role")
+        if not (isinstance(role, str) and role in _ROLES):  # a list or object is unhashable
             where = f"messages[{index}].role"
             _wrong(where, f"'{where}' must be one of {', '.join(sorted(_ROLES))}")
 
