@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 import orjson
@@ -44,6 +44,8 @@ _FINISH_REASONS = {
     "tool_call": "tool_calls",
 }
 _SpecReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+_Kind = TypeVar("_Kind")  # an answer's `object`
+_Choice = TypeVar("_Choice")
 _USAGE_NULL_TAIL = b',"usage":null}'
 
 
@@ -137,31 +139,24 @@ class _CompletionAnswerChoice(msgspec.Struct):
     finish_reason: _SpecReason
 
 
-class _ChatAnswer(msgspec.Struct):
+class _Answer(msgspec.Struct, Generic[_Kind, _Choice]):
     """A response with everything the spec asks of one relayed as sent; other fields are not
     read. The normalisers below would leave such a response as it is."""
 
     id: Annotated[str, msgspec.Meta(min_length=1)]
-    object: Literal["chat.completion"]
+    object: _Kind
     created: int
     model: str
-    choices: list[_ChatAnswerChoice]
-    usage: dict[str, Any] | None = None
-
-
-class _CompletionAnswer(msgspec.Struct):
-    id: Annotated[str, msgspec.Meta(min_length=1)]
-    object: Literal["text_completion"]
-    created: int
-    model: str
-    choices: list[_CompletionAnswerChoice]
+    choices: list[_Choice]
     usage: dict[str, Any] | None = None
 
 
 # Embeddings are left out: their usage is rebuilt to the spec's two fields.
 _EXACT_ANSWERS: dict[Operation, msgspec.json.Decoder[Any]] = {
-    "chat": msgspec.json.Decoder(_ChatAnswer),
-    "completions": msgspec.json.Decoder(_CompletionAnswer),
+    "chat": msgspec.json.Decoder(_Answer[Literal["chat.completion"], _ChatAnswerChoice]),
+    "completions": msgspec.json.Decoder(
+        _Answer[Literal["text_completion"], _CompletionAnswerChoice]
+    ),
 }
 
 
@@ -181,26 +176,19 @@ class _CompletionChoice(msgspec.Struct):
     finish_reason: _SpecReason | None
 
 
-class _ChatChunk(msgspec.Struct):
+class _Chunk(msgspec.Struct, Generic[_Choice]):
     """A chunk with everything the spec asks of a relayed chunk; other fields are not read."""
 
     object: str
-    choices: list[_ChatChoice]
-    usage: Any = msgspec.UNSET
-    error: Any = msgspec.UNSET
-
-
-class _CompletionChunk(msgspec.Struct):
-    object: str
-    choices: list[_CompletionChoice]
+    choices: list[_Choice]
     usage: Any = msgspec.UNSET
     error: Any = msgspec.UNSET
 
 
 # Checking a chunk against these types happens in C, while decoding: a third of parsing it
 # into dicts and checking those in Python, on the path every chunk of every stream takes.
-_CHAT_CHUNK = msgspec.json.Decoder(_ChatChunk)
-_COMPLETION_CHUNK = msgspec.json.Decoder(_CompletionChunk)
+_CHAT_CHUNK = msgspec.json.Decoder(_Chunk[_ChatChoice])
+_COMPLETION_CHUNK = msgspec.json.Decoder(_Chunk[_CompletionChoice])
 
 
 class OpenAIStreamTranslator:

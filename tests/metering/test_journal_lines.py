@@ -8,30 +8,7 @@ from decimal import Decimal
 import orjson
 
 from gateway.metering.record import UsageRecord
-
-RECORD = UsageRecord(
-    "req_1",
-    1700000000.25,
-    "8d5f3a4e-0000-4000-8000-000000000001",
-    "8d5f3a4e-0000-4000-8000-000000000002",
-    None,
-    "fast",
-    "gpt-4o-mini",
-    "openai",
-    "openai/0",
-    "b",
-    12,
-    7,
-    3,
-    "provider",
-    Decimal("0.0000123456789"),
-    41.5,
-    120.25,
-    200,
-    False,
-    2,
-    {"team": "search"},
-)
+from tests.metering.records import FULL_RECORD as RECORD
 
 
 def test_a_record_round_trips_through_its_journal_line() -> None:

@@ -28,6 +28,7 @@ from gateway.store import usage
 from gateway.store.audit import Actor
 from gateway.store.keys import KeySettings
 from tests.conftest import MASTER_KEY, TOKEN_SECRET, GatewayFactory
+from tests.metering.records import FULL_RECORD
 
 ROUTING: dict[str, Any] = {
     "providers": {"demo": {"adapter": "demo"}},
@@ -114,34 +115,12 @@ async def test_writing_a_batch_twice_counts_it_once(pool: asyncpg.Pool) -> None:
 
 
 async def test_a_written_row_holds_every_field_of_its_record(pool: asyncpg.Pool) -> None:
-    record = UsageRecord(
-        "req_exact",
-        1_700_000_000.123456,
-        "8d5f3a4e-0000-4000-8000-000000000001",
-        None,
-        None,
-        "fast",
-        "gpt-4o-mini",
-        "openai",
-        "openai/0",
-        "b",
-        12,
-        7,
-        3,
-        "provider",
-        Decimal("1.23E-8"),  # Decimal's own exponent form: the column holds it exactly
-        41.5,
-        120.25,
-        429,
-        True,
-        2,
-        {"team": "search"},
-    )
+    record = FULL_RECORD
     assert await usage.write_batch(pool, [record]) == 1
-    row = dict(await pool.fetchrow("SELECT * FROM usage WHERE request_id = 'req_exact'"))
+    row = dict(await pool.fetchrow("SELECT * FROM usage WHERE request_id = $1", record.request_id))
     assert row.pop("at") == datetime.fromtimestamp(record.at, UTC)
-    assert str(row.pop("tenant_id")) == record.tenant_id
-    assert row.pop("cost_usd") == Decimal("0.0000000123")
+    assert (str(row.pop("tenant_id")), str(row.pop("key_id"))) == (record.tenant_id, record.key_id)
+    assert row.pop("cost_usd") == record.cost_usd.quantize(Decimal("1e-10"))  # numeric(20, 10)
     expected = {c: getattr(record, c) for c in row}
     assert row == expected
 
