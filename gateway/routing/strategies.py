@@ -47,9 +47,9 @@ def usage_based(
         health = board.get(d.id)
         shares = [0.0]
         if d.rpm:
-            shares.append(health.requests_last_minute(now) / d.rpm)
+            shares.append(health.requests_per_minute.total(now) / d.rpm)
         if d.tpm:
-            shares.append(health.tokens_last_minute(now) / d.tpm)
+            shares.append(health.tokens_per_minute.total(now) / d.tpm)
         return max(shares)
 
     return _by(candidates, used)
