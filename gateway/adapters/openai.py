@@ -1,23 +1,30 @@
 """OpenAI's wire format, and every vendor that speaks it (Groq, Mistral, Ollama, vLLM, …).
 
 Requests pass through untouched except for the upstream model name and, on streams, a
-request for usage so every stream can be metered. Responses are normalised to OpenAI's
-published schema whatever the vendor sent: the fields the spec requires are always present
-(`logprobs: null`, `refusal: null`, `finish_reason: null` mid-stream), finish reasons are
-mapped to the spec's enum, and a usage report is always its own chunk with `choices: []`.
+request for usage so every stream can be metered. Responses leave spec-exact whatever the
+vendor sent (`openai_schema` says what that takes), and a usage report is always its own
+chunk with `choices: []`.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any
 
 import msgspec
 import orjson
 
 from gateway.adapters.base import Answer, Json, Operation, Target, UpstreamRequest
+from gateway.adapters.openai_schema import (
+    CHAT_CHUNK,
+    COMPLETION_CHUNK,
+    EXACT_ANSWERS,
+    chunk_object,
+    normalize_chat,
+    normalize_chunk,
+    normalize_completion,
+    normalize_embeddings,
+)
 from gateway.adapters.status_table import classify
 from gateway.errors import UpstreamError, UpstreamProtocolError
 from gateway.sse import CR, LF
@@ -27,31 +34,7 @@ PATHS: dict[Operation, str] = {
     "completions": "/completions",
     "embeddings": "/embeddings",
 }
-_FINISH_REASONS = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "content_filter": "content_filter",
-    "function_call": "function_call",
-    # Spellings seen from OpenAI-compatible servers.
-    "eos": "stop",
-    "eos_token": "stop",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_length": "length",
-    "tool_use": "tool_calls",
-    "tool_call": "tool_calls",
-}
-_SpecReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
-_Kind = TypeVar("_Kind")  # an answer's `object`
-_Choice = TypeVar("_Choice")
 _USAGE_NULL_TAIL = b',"usage":null}'
-
-
-def map_finish_reason(reason: object) -> str:
-    """Total: anything unknown is a normal stop rather than a crash or an off-spec value."""
-    return _FINISH_REASONS.get(reason, "stop") if isinstance(reason, str) else "stop"
 
 
 class OpenAIAdapter:
@@ -90,7 +73,7 @@ class OpenAIAdapter:
         return {"Authorization": f"Bearer {api_key}"}
 
     def from_upstream_response(self, operation: Operation, body: bytes, target: Target) -> Answer:
-        exact = _EXACT_ANSWERS.get(operation)
+        exact = EXACT_ANSWERS.get(operation)
         if exact is not None:
             try:
                 return Answer(body, exact.decode(body).usage)
@@ -98,13 +81,15 @@ class OpenAIAdapter:
                 pass  # not spec-exact (or not JSON): normalise, or say what is wrong
         data = _parse_object(body, target)
         if operation == "embeddings":
-            data = _normalize_embeddings(data, target)
+            if not isinstance(data.get("data"), list):
+                raise _protocol_error(target, "embeddings response has no data")
+            data = normalize_embeddings(data, target.model)
         elif not isinstance(data.get("choices"), list):
             raise _protocol_error(target, "response has no choices")
         elif operation == "chat":
-            data = _normalize_chat(data)
+            data = normalize_chat(data)
         else:
-            data = _normalize_completion(data)
+            data = normalize_completion(data)
         usage = data.get("usage")
         return Answer(orjson.dumps(data), usage if isinstance(usage, dict) else None)
 
@@ -117,78 +102,6 @@ class OpenAIAdapter:
     def classify_error(self, status: int, body: bytes, target: Target) -> UpstreamError:
         message, kind, param, code = _error_fields(body)
         return classify(status, target, message, kind, param, code)
-
-
-class _Message(msgspec.Struct):
-    role: str
-    content: Any
-    refusal: Any
-
-
-class _ChatAnswerChoice(msgspec.Struct):
-    index: int
-    message: _Message
-    logprobs: Any
-    finish_reason: _SpecReason
-
-
-class _CompletionAnswerChoice(msgspec.Struct):
-    index: int
-    text: Any
-    logprobs: Any
-    finish_reason: _SpecReason
-
-
-class _Answer(msgspec.Struct, Generic[_Kind, _Choice]):
-    """A response with everything the spec asks of one relayed as sent; other fields are not
-    read. The normalisers below would leave such a response as it is."""
-
-    id: Annotated[str, msgspec.Meta(min_length=1)]
-    object: _Kind
-    created: int
-    model: str
-    choices: list[_Choice]
-    usage: dict[str, Any] | None = None
-
-
-# Embeddings are left out: their usage is rebuilt to the spec's two fields.
-_EXACT_ANSWERS: dict[Operation, msgspec.json.Decoder[Any]] = {
-    "chat": msgspec.json.Decoder(_Answer[Literal["chat.completion"], _ChatAnswerChoice]),
-    "completions": msgspec.json.Decoder(
-        _Answer[Literal["text_completion"], _CompletionAnswerChoice]
-    ),
-}
-
-
-class _Delta(msgspec.Struct):
-    content: str | None = None
-
-
-class _ChatChoice(msgspec.Struct):
-    delta: _Delta
-    logprobs: Any
-    finish_reason: _SpecReason | None
-
-
-class _CompletionChoice(msgspec.Struct):
-    text: str
-    logprobs: Any
-    finish_reason: _SpecReason | None
-
-
-class _Chunk(msgspec.Struct, Generic[_Choice]):
-    """A chunk with everything the spec asks of a relayed chunk; other fields are not read."""
-
-    object: str
-    choices: list[_Choice]
-    usage: Any = msgspec.UNSET
-    error: Any = msgspec.UNSET
-
-
-# Checking a chunk against these types happens in C, while decoding: a third of parsing it
-# into dicts and checking those in Python, on the path every chunk of every stream takes.
-_CHAT_CHUNK = msgspec.json.Decoder(_Chunk[_ChatChoice])
-_COMPLETION_CHUNK = msgspec.json.Decoder(_Chunk[_CompletionChoice])
 
 
 class OpenAIStreamTranslator:
@@ -206,7 +119,7 @@ class OpenAIStreamTranslator:
         self._target = target
         self.finished = False
         self._chat = operation == "chat"
-        self._strict: msgspec.json.Decoder[Any] = _CHAT_CHUNK if self._chat else _COMPLETION_CHUNK
+        self._strict: msgspec.json.Decoder[Any] = CHAT_CHUNK if self._chat else COMPLETION_CHUNK
         self._conforming = True
         self._wants_usage = client_wants_usage
         self._last: Json | None = None
@@ -282,7 +195,7 @@ class OpenAIStreamTranslator:
         self._last = chunk
         if not choices:
             return None  # a usage-only chunk: re-emitted in close(), once, if asked for
-        _normalize_chunk(chunk, self._chat)
+        normalize_chunk(chunk, self._chat)
         if self._wants_usage:
             chunk["usage"] = None
         self._observe(choices)
@@ -302,7 +215,7 @@ class OpenAIStreamTranslator:
         last = self._last
         chunk: Json = {
             "id": last.get("id", ""),
-            "object": last.get("object") or _chunk_object(self._chat),
+            "object": last.get("object") or chunk_object(self._chat),
             "created": last.get("created", 0),
             "model": last.get("model", ""),
             "choices": [],
@@ -311,71 +224,6 @@ class OpenAIStreamTranslator:
         if last.get("system_fingerprint"):  # optional in the spec, but never null
             chunk["system_fingerprint"] = last["system_fingerprint"]
         return [orjson.dumps(chunk)]
-
-
-def _chunk_object(chat: bool) -> str:
-    return "chat.completion.chunk" if chat else "text_completion"
-
-
-def _normalize_chunk(chunk: Json, chat: bool) -> None:
-    chunk.setdefault("object", _chunk_object(chat))
-    for choice in chunk["choices"]:
-        if chat:
-            choice.setdefault("delta", {})
-        else:
-            choice.setdefault("text", "")
-        reason = choice.get("finish_reason")
-        choice["finish_reason"] = map_finish_reason(reason) if reason else None
-        choice.setdefault("logprobs", None)
-
-
-def _normalize_chat(data: Json) -> Json:
-    _fill_identity(data, "chat.completion", "chatcmpl-")
-    for index, choice in enumerate(data["choices"]):
-        choice.setdefault("index", index)
-        message = choice.setdefault("message", {})
-        message.setdefault("role", "assistant")
-        message.setdefault("content", None)
-        message.setdefault("refusal", None)
-        choice["finish_reason"] = map_finish_reason(choice.get("finish_reason"))
-        choice.setdefault("logprobs", None)
-    return data
-
-
-def _normalize_completion(data: Json) -> Json:
-    _fill_identity(data, "text_completion", "cmpl-")
-    for index, choice in enumerate(data["choices"]):
-        choice.setdefault("index", index)
-        choice.setdefault("text", "")
-        choice["finish_reason"] = map_finish_reason(choice.get("finish_reason"))
-        choice.setdefault("logprobs", None)
-    return data
-
-
-def _normalize_embeddings(data: Json, target: Target) -> Json:
-    if not isinstance(data.get("data"), list):
-        raise _protocol_error(target, "embeddings response has no data")
-    data["object"] = "list"
-    data.setdefault("model", target.model)
-    for index, item in enumerate(data["data"]):
-        item.setdefault("object", "embedding")
-        item.setdefault("index", index)
-    usage = data.get("usage") or {}
-    data["usage"] = {
-        "prompt_tokens": usage.get("prompt_tokens", 0),
-        "total_tokens": usage.get("total_tokens", usage.get("prompt_tokens", 0)),
-    }
-    return data
-
-
-def _fill_identity(data: Json, kind: str, id_prefix: str) -> None:
-    """Some compatible servers omit id/created; the SDKs need them."""
-    data["object"] = kind
-    if not data.get("id"):
-        data["id"] = id_prefix + secrets.token_hex(12)
-    if not isinstance(data.get("created"), int):
-        data["created"] = int(time.time())
-    data.setdefault("model", "")
 
 
 def _parse_object(body: bytes, target: Target) -> Json:

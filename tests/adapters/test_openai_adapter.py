@@ -11,7 +11,7 @@ import pytest
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import Target
-from gateway.adapters.openai import _normalize_chat
+from gateway.adapters.openai_schema import normalize_chat
 from gateway.errors import UpstreamError, UpstreamUnavailable
 from gateway.sse import SSEParser
 
@@ -121,7 +121,7 @@ def test_exact_answers_are_relayed_as_sent(answer: dict[str, Any], as_sent: bool
         assert result.body == body
     else:
         assert result.body == orjson.dumps(orjson.loads(result.body))
-    expected = _normalize_chat(orjson.loads(body))
+    expected = normalize_chat(orjson.loads(body))
     assert orjson.loads(result.body) | {"id": 0} == expected | {"id": 0}
     usage = answer.get("usage")
     assert result.usage == (usage if isinstance(usage, dict) else None)
