@@ -17,11 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_answers import (
-    DEFAULT_REPLY,
-    TOOL_ARGUMENTS,
-    vector_for,
-)
+from tests.fakes.openai_answers import DEFAULT_REPLY, TOOL_ARGUMENTS
+from tests.fakes.openai_embeddings import vector_for
 from tests.schemas.openai import CHAT_COMPLETION, EMBEDDING_LIST, MODEL, MODEL_LIST
 from tests.schemas.validation import assert_valid, assert_valid_stream
 from tests.sdk_stack import (

@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import MASTER_KEY, GatewayFactory, routing_for
-from tests.fakes.openai_answers import DEFAULT_REPLY, vector_for
+from tests.fakes.openai_answers import DEFAULT_REPLY
+from tests.fakes.openai_embeddings import vector_for
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.schemas.openai import (
     CHAT_COMPLETION,

@@ -38,7 +38,6 @@ from tests.fakes.openai_answers import (
     completion_chunks,
     completion_response,
     count_words,
-    embedding_item,
     input_items,
     missing,
     model_object,
@@ -50,6 +49,7 @@ from tests.fakes.openai_answers import (
     truncate,
     usage_of,
 )
+from tests.fakes.openai_embeddings import embedding_item
 
 DONE = b"data: [DONE]\n\n"
 
