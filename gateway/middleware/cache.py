@@ -58,7 +58,7 @@ def make_middleware(store: ResponseCache, metrics: Metrics) -> Middleware:
         key = cache_key(tenant, group.name, operation, payload)
         if directive == "use" and (stored := await read(key)) is not None:
             ctx.cache_status = "hit"
-            return await _replay(request, orjson.loads(stored), payload)
+            return await _replay(request, stored, payload)
         ctx.cache_status = "miss"
         ctx.collect_response = True
         response = await handler(request)
@@ -80,11 +80,12 @@ def _directive(request: web.Request) -> str:
     return "use"
 
 
-async def _replay(request: web.Request, stored: Json, payload: Json) -> web.StreamResponse:
+async def _replay(request: web.Request, raw: bytes, payload: Json) -> web.StreamResponse:
     ctx = request[CTX]
+    stored = orjson.loads(raw)
     ctx.usage = stored.get("usage")
     if not payload.get("stream") or stored.get("object") == "list":
-        return web.Response(body=orjson.dumps(stored), content_type="application/json")
+        return web.Response(body=raw, content_type="application/json")  # as stored
     include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
     response = await start_stream(request)
     body = b"".join(sse.encode(c) for c in stream_chunks(stored, include_usage))
