@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import DuplicateTimeseries
 
 from gateway.metrics import LoopCounter, Metrics
+from tests.sdk_stack import CHAT, COMPLETION_TOKENS, PROMPT_TOKENS, Stack, post, raw_stream
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -60,3 +62,23 @@ def test_a_name_taken_twice_is_refused_at_start_up() -> None:
     metrics = Metrics()
     with pytest.raises(DuplicateTimeseries):
         LoopCounter("model_bridge_requests", "again", ("route",), metrics.registry)
+
+
+async def test_provider_tokens_are_counted_for_whole_answers_and_streams(stack: Stack) -> None:
+    chat = {"model": "gpt-4o-mini", "messages": CHAT}
+    status, _, _ = await post(stack.gateway + "/chat/completions", chat)
+    assert status == 200
+    await raw_stream(stack.gateway, {**chat, "stream": True})  # usage asked of the provider
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(stack.gateway.removesuffix("/v1") + "/metrics") as response,
+    ):
+        text = await response.text()
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    for kind, each in (("input", PROMPT_TOKENS), ("output", COMPLETION_TOKENS)):
+        labels = frozenset({("model", "gpt-4o-mini"), ("type", kind)})
+        assert samples["gen_ai_client_token_usage_total", labels] == 2 * each
