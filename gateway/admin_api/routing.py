@@ -3,6 +3,7 @@ state, latency, the last reload; and a reload on demand. Platform administrators
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ def describe(request: web.Request) -> dict[str, Any]:
     table = request.config_dict[ROUTING].table
     board = request.config_dict[HEALTH]
     last = request.config_dict[RELOADER].last
+    now = time.monotonic()
     models = []
     for group in table.groups.values():
         deployments = []
@@ -43,8 +45,8 @@ def describe(request: web.Request) -> dict[str, Any]:
                     "state": health.state,
                     "in_flight": health.in_flight,
                     "latency_ms": round(health.latency * 1000, 1) if health.latency else None,
-                    "recent_errors": sum(1 for _, good in health.outcomes if not good),
-                    "recent_requests": len(health.outcomes),
+                    "recent_errors": health.failed.total(now),
+                    "recent_requests": health.judged.total(now),
                 }
             )
         models.append(

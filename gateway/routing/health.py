@@ -10,63 +10,76 @@ fault (`ok=None`) counts neither way.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.routing.schema import BreakerConfig
 
 _LATENCY_WEIGHT = 0.2  # EWMA: recent answers count, one slow answer does not dominate
+_WINDOW_SLOTS = 20  # the breaker's window slides by a twentieth
 
 
-class MinuteCount:
-    """A sum over the last minute, in sixty one-second slots.
+class SlidingCount:
+    """A sum over a sliding time window, kept in a fixed number of slots.
 
     Constant memory and no allocation per event, whatever the rate. A timestamp kept per
-    request held a minute of traffic instead: megabytes at a few thousand requests a second,
-    each entry touched again a minute later, long out of the CPU's caches.
+    event held the whole window's traffic instead: megabytes at a few thousand requests a
+    second, each entry touched again as it left the window, long out of the CPU's caches.
+    The window moves a slot at a time: the sum covers the current slot and the `slots - 1`
+    before it, so between (slots - 1)/slots of the window and all of it.
     """
 
-    __slots__ = ("_seconds", "_sums")
+    __slots__ = ("_per_second", "_sums", "_ticks")
 
-    def __init__(self) -> None:
-        self._seconds = [-1] * 60  # the second each slot holds
-        self._sums = [0] * 60
+    def __init__(self, seconds: float, slots: int) -> None:
+        self._per_second = slots / seconds  # slot ticks per second
+        self._ticks = [-1] * slots  # the tick each slot holds
+        self._sums = [0] * slots
 
     def add(self, now: float, amount: int = 1) -> None:
-        second = int(now)
-        slot = second % 60
-        if self._seconds[slot] == second:
+        tick = int(now * self._per_second)
+        slot = tick % len(self._ticks)
+        if self._ticks[slot] == tick:
             self._sums[slot] += amount
-        else:  # the slot held a second a minute ago or more: start it afresh
-            self._seconds[slot] = second
+        else:  # the slot held a tick a window ago or more: start it afresh
+            self._ticks[slot] = tick
             self._sums[slot] = amount
 
     def total(self, now: float) -> int:
-        """The sum over this second and the 59 before it."""
-        oldest = int(now) - 60
-        pairs = zip(self._seconds, self._sums, strict=True)
-        return sum(total for second, total in pairs if second > oldest)
+        """The sum over the current slot and the ones before it within the window."""
+        oldest = int(now * self._per_second) - len(self._ticks)
+        pairs = zip(self._ticks, self._sums, strict=True)
+        return sum(total for tick, total in pairs if tick > oldest)
+
+    def clear(self) -> None:
+        self._ticks = [-1] * len(self._ticks)
+
+
+def minute_count() -> SlidingCount:
+    return SlidingCount(60.0, 60)
 
 
 @dataclass(slots=True)
 class DeploymentHealth:
+    # Outcomes within the breaker's window: those judged, and the failures among them.
+    judged: SlidingCount
+    failed: SlidingCount
     in_flight: int = 0
     latency: float | None = None  # EWMA seconds to first byte
     state: str = "closed"  # closed | open | half-open
     opened_at: float = 0.0
     consecutive_failures: int = 0
     probing: bool = False
-    outcomes: deque[tuple[float, bool]] = field(default_factory=deque)  # (when, ok)
-    requests_per_minute: MinuteCount = field(default_factory=MinuteCount)
-    tokens_per_minute: MinuteCount = field(default_factory=MinuteCount)
+    requests_per_minute: SlidingCount = field(default_factory=minute_count)
+    tokens_per_minute: SlidingCount = field(default_factory=minute_count)
 
 
 class HealthBoard:
     def __init__(self, breaker: BreakerConfig) -> None:
         self.breaker = breaker
-        # A deployment's entry appears on its first mention: one lookup, no Python call.
-        self._by_id: defaultdict[str, DeploymentHealth] = defaultdict(DeploymentHealth)
+        # A deployment's entry appears on its first mention: one lookup.
+        self._by_id: defaultdict[str, DeploymentHealth] = defaultdict(self._new_health)
         # Told of every breaker opening or closing here (to share it with other processes).
         self.on_transition: Callable[[str, str], None] | None = None
 
@@ -77,11 +90,21 @@ class HealthBoard:
             health.state, health.opened_at, health.probing = "open", now, False
         elif state == "closed" and health.state != "closed":
             health.state, health.consecutive_failures, health.probing = "closed", 0, False
-            health.outcomes.clear()
+            _forget_outcomes(health)
 
     def configure(self, breaker: BreakerConfig) -> None:
         """New settings (a routing reload) judge from the next outcome; states carry over."""
+        window_changed = breaker.window_seconds != self.breaker.window_seconds
         self.breaker = breaker
+        if window_changed:
+            for health in self._by_id.values():
+                health.judged, health.failed = self._window(), self._window()
+
+    def _window(self) -> SlidingCount:
+        return SlidingCount(self.breaker.window_seconds, _WINDOW_SLOTS)
+
+    def _new_health(self) -> DeploymentHealth:
+        return DeploymentHealth(judged=self._window(), failed=self._window())
 
     def get(self, deployment_id: str) -> DeploymentHealth:
         return self._by_id[deployment_id]
@@ -137,18 +160,16 @@ class HealthBoard:
         self._judge(deployment_id, health, ok, now)
 
     def _judge(self, deployment_id: str, health: DeploymentHealth, ok: bool, now: float) -> None:
-        outcomes = health.outcomes
-        outcomes.append((now, ok))
-        oldest = now - self.breaker.window_seconds
-        while outcomes[0][0] < oldest:  # never empties: the outcome just added is recent
-            outcomes.popleft()
+        health.judged.add(now)
+        if not ok:
+            health.failed.add(now)
         if health.state == "half-open":
             self._end_probe(deployment_id, health, ok, now)
         elif ok:
             health.consecutive_failures = 0
         else:
             health.consecutive_failures += 1
-            if health.state == "closed" and self._tripped(health):
+            if health.state == "closed" and self._tripped(health, now):
                 health.state, health.opened_at = "open", now
                 self._announce(deployment_id, "open")
 
@@ -160,19 +181,25 @@ class HealthBoard:
         health.opened_at = now
         if ok:
             health.state, health.consecutive_failures = "closed", 0
-            health.outcomes.clear()
+            _forget_outcomes(health)
         else:
             health.state = "open"
         self._announce(deployment_id, health.state)
 
-    def _tripped(self, health: DeploymentHealth) -> bool:
+    def _tripped(self, health: DeploymentHealth, now: float) -> bool:
         breaker = self.breaker
         if health.consecutive_failures >= breaker.consecutive_failures:
             return True
-        total = len(health.outcomes)
-        failures = sum(1 for _, good in health.outcomes if not good)
-        return total >= breaker.min_requests and failures / total >= breaker.error_rate
+        total = health.judged.total(now)
+        return (
+            total >= breaker.min_requests and health.failed.total(now) / total >= breaker.error_rate
+        )
 
     def _announce(self, deployment_id: str, state: str) -> None:
         if self.on_transition:
             self.on_transition(deployment_id, state)
+
+
+def _forget_outcomes(health: DeploymentHealth) -> None:
+    health.judged.clear()
+    health.failed.clear()

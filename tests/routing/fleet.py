@@ -189,13 +189,17 @@ async def admin(
         return response.status, await response.json(content_type=None)
 
 
-async def breaker_state(base_url: str, deployment_id: str) -> str:
-    """The breaker state the admin API reports for one deployment."""
+async def deployment_health(base_url: str, deployment_id: str) -> dict[str, Any]:
+    """What the admin API reports of one deployment: breaker state, recent outcomes …"""
     async with aiohttp.ClientSession() as session:
         status, body = await admin(session, base_url, "GET", "/routing")
     assert status == 200
-    states = {d["id"]: d["state"] for m in body["models"] for d in m["deployments"]}
-    return states[deployment_id]
+    found = {d["id"]: d for m in body["models"] for d in m["deployments"]}
+    return found[deployment_id]  # type: ignore[no-any-return]
+
+
+async def breaker_state(base_url: str, deployment_id: str) -> str:
+    return (await deployment_health(base_url, deployment_id))["state"]  # type: ignore[no-any-return]
 
 
 async def metric(session: aiohttp.ClientSession, base_url: str, sample: str) -> float:

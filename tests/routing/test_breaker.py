@@ -17,6 +17,7 @@ from tests.routing.fleet import (
     StartUpstream,
     breaker_state,
     chat,
+    deployment_health,
     group,
     primary_and_spare,
     providers,
@@ -37,7 +38,9 @@ async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
     async with sdk(base) as client:
         headers, _ = await chat(client, "m")
         assert served_by(headers) == "m:spare:m"
-        assert await breaker_state(base, "m:primary:m") == "open"
+        primary_health = await deployment_health(base, "m:primary:m")
+        assert primary_health["state"] == "open"
+        assert (primary_health["recent_errors"], primary_health["recent_requests"]) == (2, 2)
         for _ in range(5):  # open: the cheaper deployment is skipped, nothing reaches it
             headers, _ = await chat(client, "m")
             assert served_by(headers) == "m:spare:m"
@@ -59,7 +62,13 @@ async def test_the_breaker_opens_skips_probes_once_and_closes_on_success(
         for _ in range(3):
             headers, _ = await chat(client, "m")
             assert served_by(headers) == ("m:primary:m" if probe_ok else "m:spare:m")
-    assert await breaker_state(base, "m:primary:m") == ("closed" if probe_ok else "open")
+    primary_health = await deployment_health(base, "m:primary:m")
+    # A successful probe closes the breaker and starts its window afresh.
+    assert (
+        primary_health["state"],
+        primary_health["recent_errors"],
+        primary_health["recent_requests"],
+    ) == (("closed", 0, 3) if probe_ok else ("open", 3, 3))
     assert len(primary.requests) == 3 + (3 if probe_ok else 0)
 
 

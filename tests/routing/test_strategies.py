@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.routing.health import HealthBoard, MinuteCount
+from gateway.routing.health import HealthBoard, minute_count
 from gateway.routing.schema import BreakerConfig
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -176,7 +176,7 @@ def test_the_board_counts_the_last_minute_of_traffic() -> None:
 def test_a_minute_count_holds_its_sums_in_constant_memory() -> None:
     """A burst of a hundred thousand requests in two seconds: counted exactly, in the same
     sixty slots a quiet deployment uses (it once kept a timestamp per request)."""
-    count = MinuteCount()
+    count = minute_count()
     tracemalloc.start()
     try:
         for i in range(100_000):
