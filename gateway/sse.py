@@ -30,12 +30,15 @@ class SSEParser:
         buffer = self._buffer + chunk if self._buffer else chunk
         if CR in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
-        *events, self._buffer = buffer.split(_END)
-        # Nearly every event is one `data: ` line; only the others need the full parse.
-        simple = [event[6:] for event in events if event[:6] == _DATA and LF not in event]
-        if len(simple) == len(events):
-            return simple
-        return [data for event in events if (data := _data_of(event)) is not None]
+        complete, _, self._buffer = buffer.rpartition(_END)
+        # Nearly every event is one `data: ` line: then the complete events are such lines
+        # parted by blank lines, and none holds another line break. Split and checked in C,
+        # however many arrived together; anything else takes the full parse.
+        if complete[:6] == _DATA:
+            events = complete[6:].split(_BETWEEN)
+            if LF not in b"".join(events):
+                return events
+        return [data for event in complete.split(_END) if (data := _data_of(event)) is not None]
 
 
 def _data_of(event: bytes) -> bytes | None:

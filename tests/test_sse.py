@@ -15,6 +15,9 @@ from gateway.sse import SSEParser, encode, frame
         ([b"data: a\ndata: b\n\n"], [b"a\nb"]),
         ([b"data: incomplete"], []),
         ([b"data: 1\n\ndata: a\ndata: b\n\ndata: 2\n\n"], [b"1", b"a\nb", b"2"]),
+        ([b"data: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4"], [b"1", b"2", b"3"]),
+        ([b"data: 1\n\ndata:2\n\n: ping\n\n\n\ndata: 3\n\n"], [b"1", b"2", b"3"]),
+        ([b"data: 1\n\n\n", b"data: 2\n\n"], [b"1", b"2"]),
     ],
     ids=[
         "one",
@@ -24,6 +27,9 @@ from gateway.sse import SSEParser, encode, frame
         "multiline",
         "partial",
         "mixed-in-one-read",
+        "many-in-one-read",
+        "odd-ones-among-many",
+        "stray-line-break",
     ],
 )
 def test_parser_yields_complete_events(pieces: list[bytes], expected: list[bytes]) -> None:

@@ -17,7 +17,9 @@ import orjson
 from gateway.adapters.base import Answer, Json, Operation, Target, UpstreamRequest
 from gateway.adapters.openai_schema import (
     CHAT_CHUNK,
+    CHAT_CHUNKS,
     COMPLETION_CHUNK,
+    COMPLETION_CHUNKS,
     EXACT_ANSWERS,
     chunk_object,
     normalize_chat,
@@ -35,6 +37,7 @@ PATHS: dict[Operation, str] = {
     "embeddings": "/embeddings",
 }
 _USAGE_NULL_TAIL = b',"usage":null}'
+_DONE = b"[DONE]"
 
 
 class OpenAIAdapter:
@@ -110,8 +113,9 @@ class OpenAIStreamTranslator:
     Chunks come out serialised. A chunk the provider already sent exactly as normalisation
     would leave it is relayed as the provider's own bytes (less a trailing `"usage":null`
     the client did not ask for), which spares re-serialising nearly every chunk of a
-    spec-following provider. After the first chunk that is not, the stream is taken to be
-    from a provider that needs normalising, and its chunks go straight to that.
+    spec-following provider. The chunks that arrived together are checked in one decode.
+    After the first chunk that is not spec-exact, the stream is taken to be from a provider
+    that needs normalising, and its chunks go straight to that.
     """
 
     def __init__(self, operation: Operation, target: Target, client_wants_usage: bool) -> None:
@@ -120,15 +124,22 @@ class OpenAIStreamTranslator:
         self.finished = False
         self._chat = operation == "chat"
         self._strict: msgspec.json.Decoder[Any] = CHAT_CHUNK if self._chat else COMPLETION_CHUNK
+        self._strict_read: msgspec.json.Decoder[Any] = (
+            CHAT_CHUNKS if self._chat else COMPLETION_CHUNKS
+        )
         self._conforming = True
         self._wants_usage = client_wants_usage
         self._last: Json | None = None
         self.text_parts: list[str] = []
 
     def feed(self, events: Sequence[bytes]) -> list[bytes]:
+        if self._conforming and events:
+            read = self._relay_read(events)
+            if read is not None:
+                return read
         out = []
         for data in events:
-            if data == b"[DONE]":
+            if data == _DONE:
                 self.finished = True
                 continue
             relayed = self._as_sent(data) if self._conforming else None
@@ -138,9 +149,34 @@ class OpenAIStreamTranslator:
                 out.append(relayed)
         return out
 
+    def _relay_read(self, events: Sequence[bytes]) -> list[bytes] | None:
+        """The chunks that arrived together, checked in one decode, then each relayed as sent
+        or normalised. None when one of them is not a spec-exact chunk: each is then judged
+        on its own."""
+        done = events[-1] == _DONE
+        body = events[:-1] if done else events
+        joined = b",".join(body)
+        if LF in joined or CR in joined:
+            return None  # a line break would end the client's SSE event early
+        try:
+            chunks = self._strict_read.decode(b"[" + joined + b"]")
+        except msgspec.DecodeError:  # its ValidationError too
+            return None
+        if len(chunks) != len(body):
+            return None  # an event of several JSON values: judged on its own, and dropped
+        out = []
+        for data, chunk in zip(body, chunks, strict=True):
+            relayed = self._relayable(data, chunk)
+            if relayed is None:
+                relayed = self._normalised(data)
+            if relayed is not None:
+                out.append(relayed)
+        if done:
+            self.finished = True
+        return out
+
     def _as_sent(self, data: bytes) -> bytes | None:
-        """The provider's bytes when they need no change, else None (normalise instead).
-        Takes note of the text and the finish on the way, as `_observe` does otherwise."""
+        """The provider's bytes when they need no change, else None (normalise instead)."""
         try:
             chunk = self._strict.decode(data)
         except msgspec.ValidationError:  # JSON, but not spec-exact: normalise from now on
@@ -148,10 +184,16 @@ class OpenAIStreamTranslator:
             return None
         except msgspec.DecodeError:  # not JSON: `_normalised` drops it
             return None
-        if not chunk.choices or chunk.error is not msgspec.UNSET:
-            return None  # the usage report, or an error: both handled by `_normalised`
         if LF in data or CR in data:
             return None  # a line break would end the client's SSE event early
+        return self._relayable(data, chunk)
+
+    def _relayable(self, data: bytes, chunk: Any) -> bytes | None:
+        """A spec-exact chunk's bytes, less a `"usage":null` the client did not ask for;
+        None when it needs normalising after all. Takes note of the text and the finish on
+        the way, as `_observe` does otherwise."""
+        if not chunk.choices or chunk.error is not msgspec.UNSET:
+            return None  # the usage report, or an error: both handled by `_normalised`
         usage = chunk.usage
         if usage is None:
             # As we always ask for usage, a spec-following provider ends every chunk with

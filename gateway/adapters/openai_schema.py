@@ -43,27 +43,32 @@ def map_finish_reason(reason: object) -> str:
     return _FINISH_REASONS.get(reason, "stop") if isinstance(reason, str) else "stop"
 
 
-class _Message(msgspec.Struct):
+# `gc=False` on every type: a decoded answer is a tree, never part of a reference cycle, so
+# the garbage collector need not track (and count towards its next pass) the few structs
+# each chunk of each stream allocates.
+
+
+class _Message(msgspec.Struct, gc=False):
     role: str
     content: Any
     refusal: Any
 
 
-class _ChatAnswerChoice(msgspec.Struct):
+class _ChatAnswerChoice(msgspec.Struct, gc=False):
     index: int
     message: _Message
     logprobs: Any
     finish_reason: _SpecReason
 
 
-class _CompletionAnswerChoice(msgspec.Struct):
+class _CompletionAnswerChoice(msgspec.Struct, gc=False):
     index: int
     text: Any
     logprobs: Any
     finish_reason: _SpecReason
 
 
-class _Answer(msgspec.Struct, Generic[_Kind, _Choice]):
+class _Answer(msgspec.Struct, Generic[_Kind, _Choice], gc=False):
     """A response with everything the spec asks of one relayed as sent; other fields are not
     read. The normalisers below would leave such a response as it is."""
 
@@ -84,23 +89,23 @@ EXACT_ANSWERS: dict[Operation, msgspec.json.Decoder[Any]] = {
 }
 
 
-class _Delta(msgspec.Struct):
+class _Delta(msgspec.Struct, gc=False):
     content: str | None = None
 
 
-class _ChatChoice(msgspec.Struct):
+class _ChatChoice(msgspec.Struct, gc=False):
     delta: _Delta
     logprobs: Any
     finish_reason: _SpecReason | None
 
 
-class _CompletionChoice(msgspec.Struct):
+class _CompletionChoice(msgspec.Struct, gc=False):
     text: str
     logprobs: Any
     finish_reason: _SpecReason | None
 
 
-class _Chunk(msgspec.Struct, Generic[_Choice]):
+class _Chunk(msgspec.Struct, Generic[_Choice], gc=False):
     """A chunk with everything the spec asks of a relayed chunk; other fields are not read."""
 
     object: str
@@ -111,8 +116,11 @@ class _Chunk(msgspec.Struct, Generic[_Choice]):
 
 # Checking a chunk against these types happens in C, while decoding: a third of parsing it
 # into dicts and checking those in Python, on the path every chunk of every stream takes.
+# One chunk, and all the chunks of one read as a JSON array.
 CHAT_CHUNK = msgspec.json.Decoder(_Chunk[_ChatChoice])
+CHAT_CHUNKS = msgspec.json.Decoder(list[_Chunk[_ChatChoice]])
 COMPLETION_CHUNK = msgspec.json.Decoder(_Chunk[_CompletionChoice])
+COMPLETION_CHUNKS = msgspec.json.Decoder(list[_Chunk[_CompletionChoice]])
 
 
 def chunk_object(chat: bool) -> str:

@@ -306,3 +306,64 @@ def test_text_of_another_type_is_relayed_but_not_taken_as_text() -> None:
     [out] = translator.feed([_EXACT.replace(b'"Hi"', b"5") + b"}"])
     assert orjson.loads(out)["choices"][0]["delta"] == {"content": 5}
     assert translator.text_parts == []
+
+
+_TAIL = b',"usage":null}'
+_STOP = _EXACT.replace(b'"Hi"', b'""').replace(b'"finish_reason":null', b'"finish_reason":"stop"')
+_REPORT = (
+    b'{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],'
+    b'"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}'
+)
+_INEXACT = _EXACT.replace(b',"logprobs":null', b"")
+
+
+@pytest.mark.parametrize("wants_usage", [True, False], ids=["usage-asked", "usage-not-asked"])
+@pytest.mark.parametrize(
+    ("events", "relayed"),
+    [
+        ([_EXACT + _TAIL, _EXACT + _TAIL, _STOP + _TAIL, _REPORT, b"[DONE]"], 3),
+        ([_EXACT + _TAIL, _EXACT + b"}", _EXACT + b',"usage":null }', _EXACT + _TAIL], 4),
+        ([_EXACT + _TAIL, b"keep-alive", _EXACT + _TAIL], 2),
+        ([_EXACT + _TAIL, _INEXACT + _TAIL, _EXACT + _TAIL, _STOP + _TAIL], 4),
+        ([_EXACT + _TAIL, _EXACT + _TAIL + b"," + _EXACT + _TAIL, _EXACT + _TAIL], 2),
+        ([_EXACT + _TAIL, _EXACT + _TAIL + b"\0", _EXACT + _TAIL], 2),
+        ([b"[DONE]", _EXACT + _TAIL], 1),
+    ],
+    ids=[
+        "spec-following",
+        "usage-tails-vary",
+        "not-json",
+        "inexact",
+        "two-values",
+        "nul",
+        "done-first",
+    ],
+)
+def test_chunks_read_together_are_relayed_as_if_read_apart(
+    events: list[bytes], relayed: int, wants_usage: bool
+) -> None:
+    """A read's chunks are checked in one decode: the client gets the same bytes as when
+    each chunk comes in a read of its own, and the same text, finish and usage are noted.
+    An event that is not one JSON value is dropped either way."""
+    payload = {"stream_options": {"include_usage": wants_usage}}
+    together = openai.stream_translator("chat", payload, TARGET)
+    apart = openai.stream_translator("chat", payload, TARGET)
+    out_together = together.feed(events)
+    assert len(out_together) == relayed
+    out_together += together.close()
+    out_apart = [chunk for event in events for chunk in apart.feed([event])] + apart.close()
+    assert out_together == out_apart
+    assert together.text_parts == apart.text_parts
+    assert (together.finished, together.usage) == (apart.finished, apart.usage)
+    if events[0] == _EXACT + _TAIL:  # a spec-exact chunk goes out as sent
+        assert out_together[0] == (_EXACT + _TAIL if wants_usage else _EXACT + b"}")
+
+
+def test_a_spec_following_stream_read_at_once_is_relayed_as_sent() -> None:
+    translator = openai.stream_translator("chat", {}, TARGET)
+    events = [_EXACT + _TAIL, _EXACT + _TAIL, _STOP + _TAIL, _REPORT, b"[DONE]"]
+    assert translator.feed(events) == [_EXACT + b"}", _EXACT + b"}", _STOP + b"}"]
+    assert translator.close() == []  # the client did not ask for the usage report
+    assert translator.text_parts == ["Hi", "Hi"]
+    assert translator.finished
+    assert translator.usage == {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
