@@ -73,6 +73,10 @@ async def test_a_miss_then_a_hit_reaches_upstream_once(
     assert len(fake.requests) == 1
     assert hit.model_dump() == miss.model_dump()
     assert "x-model-bridge-deployment" not in second  # no deployment was asked
+    async with aiohttp.ClientSession() as session:  # the provider's tokens, counted once
+        sample = 'gen_ai_client_token_usage_total{model="m",type="input"}'
+        assert miss.usage is not None
+        assert await metric(session, base, sample) == miss.usage.prompt_tokens
 
 
 async def test_a_models_own_policy_can_switch_the_router_default_off(
