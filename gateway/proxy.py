@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -90,6 +91,7 @@ async def _relay_whole(
     ctx.usage = answer.usage
     if ctx.collect_response:
         ctx.completed = answer.body
+    _count_tokens(metrics, deployment, ctx.usage)
     return web.Response(body=answer.body, content_type="application/json")
 
 
@@ -150,6 +152,7 @@ async def _relay_stream(
     ctx.usage = translator.usage
     if ctx.usage is None:
         ctx.streamed_text = "".join(translator.text_parts)
+    _count_tokens(metrics, deployment, ctx.usage)
     return response if response is not None else web.Response(status=499)
 
 
@@ -181,3 +184,13 @@ def _seconds(retry_after: str) -> float | None:
         return max(0.0, float(retry_after))
     except ValueError:
         return None
+
+
+def _count_tokens(metrics: Metrics, deployment: Deployment, usage: Any) -> None:
+    if not isinstance(usage, dict):
+        return
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if isinstance(prompt, int) and prompt > 0:
+        metrics.tokens.inc((deployment.public_model, "input"), prompt)
+    if isinstance(completion, int) and completion > 0:
+        metrics.tokens.inc((deployment.public_model, "output"), completion)

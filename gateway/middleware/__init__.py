@@ -67,7 +67,7 @@ def chain(deps: ChainDeps) -> tuple[Middleware, ...]:
             deps.alerts,
         ),
         # Wraps everything that can consume tokens, so each request yields one record.
-        metering.make_middleware(deps.usage_writer, deps.tokens, deps.metrics),
+        metering.make_middleware(deps.usage_writer, deps.tokens),
         # Needs the caller (allowed models, pinned tags); yields the plan failover walks.
         routing.make_middleware(deps.routing, deps.health),
         # After routing: the key names the resolved group, and a hit never skips the model

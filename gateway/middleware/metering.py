@@ -19,12 +19,11 @@ from gateway.metering.cost import NO_COST, cost_usd
 from gateway.metering.record import UsageRecord
 from gateway.metering.tokens import TokenCounter, prompt_text
 from gateway.metering.writer import UsageWriter
-from gateway.metrics import Metrics
 
 CLIENT_CLOSED = 499
 
 
-def make_middleware(writer: UsageWriter, counter: TokenCounter, metrics: Metrics) -> Middleware:
+def make_middleware(writer: UsageWriter, counter: TokenCounter) -> Middleware:
     @web.middleware
     async def metering(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx = request[CTX]
@@ -48,8 +47,6 @@ def make_middleware(writer: UsageWriter, counter: TokenCounter, metrics: Metrics
         finally:
             record = ctx.usage_record = usage_record(ctx, arrived, status, counter)
             writer.submit(record)
-            if ctx.deployment is not None and record.token_source == "provider":
-                _count_tokens(metrics, ctx.deployment.public_model, record)
 
     return metering
 
@@ -96,14 +93,6 @@ def usage_record(
         ctx.attempts,
         dict(key.tags) if key else {},
     )
-
-
-def _count_tokens(metrics: Metrics, model: str, record: UsageRecord) -> None:
-    """The tokens a provider reported, for the scrape."""
-    if record.prompt_tokens > 0:
-        metrics.tokens.inc((model, "input"), record.prompt_tokens)
-    if record.completion_tokens > 0:
-        metrics.tokens.inc((model, "output"), record.completion_tokens)
 
 
 def _tokens(ctx: RequestContext, counter: TokenCounter) -> tuple[int, int, int, str]:
