@@ -133,7 +133,7 @@ class OpenAIStreamTranslator:
         self.text_parts: list[str] = []
 
     def feed(self, events: Sequence[bytes]) -> list[bytes]:
-        if self._conforming and events:
+        if self._conforming and len(events) > 1:  # one event is cheaper on its own
             read = self._relay_read(events)
             if read is not None:
                 return read
@@ -165,7 +165,8 @@ class OpenAIStreamTranslator:
         if len(chunks) != len(body):
             return None  # an event of several JSON values: judged on its own, and dropped
         out = []
-        for data, chunk in zip(body, chunks, strict=True):
+        # Of equal length, as checked above; `strict=` would cost a keyword dict per read.
+        for data, chunk in zip(body, chunks):  # noqa: B905
             relayed = self._relayable(data, chunk)
             if relayed is None:
                 relayed = self._normalised(data)
