@@ -55,12 +55,9 @@ class OpenAIAdapter:
             # Always ask for usage so the stream can be metered; the translator removes it
             # again when the client did not ask.
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        # Positional: keywords to a class are gathered into a dict on every call.
         return UpstreamRequest(
-            method="POST",
-            url=self.url(operation, target),
-            headers=self.headers(target),
-            body=orjson.dumps(body),
-            stream=stream,
+            "POST", self.url(operation, target), self.headers(target), orjson.dumps(body), stream
         )
 
     def url(self, operation: Operation, target: Target) -> str:

@@ -60,7 +60,7 @@ def make_middleware(
             raise PermissionDenied(
                 "This key's organization is suspended.", code="organization_suspended"
             )
-        request[CTX].principal = Principal(kind="key", key=info)
+        request[CTX].principal = Principal("key", info)
         key_use.mark(info.key_id)
         return await handler(request)
 

@@ -34,7 +34,7 @@ def make_middleware() -> Middleware:
     async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id")
         rid = incoming if incoming and _VALID_ID.fullmatch(incoming) else new_request_id()
-        request[CTX] = RequestContext(request_id=rid, operation=operation_of(request))
+        request[CTX] = RequestContext(rid, operation_of(request))  # positional: no kwargs dict
         token = REQUEST_ID.set(rid)
         try:
             return await handler(request)

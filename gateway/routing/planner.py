@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.context import Principal
 from gateway.errors import InvalidRequest, ModelNotFound, PermissionDenied
@@ -18,8 +18,10 @@ from gateway.routing.schema import POLICY_ALIASES, RouterConfig
 from gateway.routing.table import ModelGroup, RoutingTable
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
+    """One per request: a named tuple, built positionally, costs a fraction of a frozen
+    dataclass (which sets each field through `object.__setattr__`)."""
+
     groups: tuple[ModelGroup, ...]  # the chosen group, then its fallbacks, in order
     context_fallbacks: tuple[ModelGroup, ...]
     pins: Mapping[str, str]
@@ -81,14 +83,15 @@ def _plan(
         else:
             variant = "control"
     config = group.config
+    groups = table.groups
+    fallbacks = config.fallbacks
+    context_fallbacks = config.context_window_fallbacks
     return Plan(
-        groups=(group, *(table.groups[n] for n in config.fallbacks if allowed(n))),
-        context_fallbacks=tuple(
-            table.groups[n] for n in config.context_window_fallbacks if allowed(n)
-        ),
-        pins=_pins(table, principal),
-        variant=variant,
-        router=table.config.router,
+        (group, *(groups[n] for n in fallbacks if allowed(n))) if fallbacks else (group,),
+        tuple(groups[n] for n in context_fallbacks if allowed(n)) if context_fallbacks else (),
+        _pins(table, principal),
+        variant,
+        table.config.router,
     )
 
 
