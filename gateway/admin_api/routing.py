@@ -41,7 +41,7 @@ def describe(request: web.Request) -> dict[str, Any]:
                     "model": d.target.model,
                     "weight": d.weight,
                     "tags": d.tags,
-                    "price": d.price,
+                    "price": d.price.model_dump(mode="json"),  # exact decimals, as text
                     "state": health.state,
                     "in_flight": health.in_flight,
                     "latency_ms": round(health.latency * 1000, 1) if health.latency else None,

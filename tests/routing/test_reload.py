@@ -20,10 +20,12 @@ from tests.fakes.openai_upstream import FakeOpenAI
 from tests.routing.fleet import (
     StartUpstream,
     admin,
+    deployment_health,
     group,
     metric,
     post_chat,
     price,
+    primary_and_spare,
     providers,
     served_by,
 )
@@ -340,3 +342,12 @@ async def test_a_reload_applies_new_breaker_settings(
         assert (status, served_by(headers)) == (200, "m:spare:m")
         status, headers, _ = await post_chat(session, base, "m")  # one failure opened it
     assert (status, served_by(headers), len(primary.requests)) == (200, "m:spare:m", 1)
+
+
+async def test_the_routing_state_gives_prices_as_exact_decimals(
+    start_gateway: GatewayFactory, start_upstream: StartUpstream
+) -> None:
+    fakes = await providers(start_upstream, primary=FakeOpenAI(), spare=FakeOpenAI())
+    base = await start_gateway(primary_and_spare(fakes))
+    spare = await deployment_health(base, "m:spare:m")
+    assert spare["price"] == {"input": "2.0", "output": "2.0", "cached_input": None}
