@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from gateway.routing.schema import RoutingConfig, references
 
@@ -133,6 +141,11 @@ class AdminConsoleConfig(_Frozen):
     # Tenants' SSO identity providers may be on loopback or private addresses (an IdP on
     # your own network). Off: a tenant admin cannot aim the console at internal services.
     sso_private_networks: bool = False
+    # Where browsers and identity providers reach the console (https://gateway.example.com,
+    # with a path prefix if a proxy adds one). Single sign-on's addresses are built from it:
+    # the OIDC redirect, the SAML entity id and assertion consumer. None: from each
+    # request's Host header, which the client chooses; fine on one's own machine only.
+    public_url: HttpUrl | None = None
 
 
 class GatewayConfig(_Frozen):

@@ -65,6 +65,11 @@ def test_good_config_exits_zero(tmp_path: Path) -> None:
         ("- a list\n", GOOD_ROUTING, "gateway.yaml: expected a mapping at the top level"),
         ("logging: {level: LOUD}\n", GOOD_ROUTING, "logging.level: Input should be 'DEBUG'"),
         (
+            "admin: {public_url: 'ftp://gw.example'}\n",
+            GOOD_ROUTING,
+            "gateway.yaml: admin.public_url: URL scheme should be 'http' or 'https'",
+        ),
+        (
             "",
             GOOD_ROUTING.replace("adapter: openai", "adapter: nope"),
             "providers.openai.adapter: unknown adapter 'nope'",
@@ -97,6 +102,7 @@ def test_good_config_exits_zero(tmp_path: Path) -> None:
         "bad-yaml",
         "not-mapping",
         "bad-enum",
+        "bad-public-url",
         "unknown-adapter",
         "dangling-provider",
         "bad-weight",

@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass
 
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from gateway.admin_ui import sessions
+from gateway.appkeys import CONFIG
 
 COOKIE = "mb_sso"
 LIFETIME_SECONDS = 600
@@ -62,8 +64,19 @@ def clear(response: web.StreamResponse) -> None:
     response.del_cookie(COOKIE, path=sessions.COOKIE_PATH)
 
 
+def console_address(request: web.Request) -> tuple[str, str, str]:
+    """Scheme, host (with a port that is not the scheme's default) and path prefix where
+    browsers and identity providers reach the console: `admin.public_url` when set, else as
+    this request came (its Host header, chosen by the client)."""
+    public_url = request.config_dict[CONFIG].admin.public_url
+    if public_url is not None:
+        url = URL(str(public_url))
+        return url.scheme, url.host_port_subcomponent or "", url.path.rstrip("/")
+    return ("https" if sessions.is_tls(request) else "http"), request.host, ""
+
+
 def console_url(request: web.Request, path: str) -> str:
-    """An absolute address of the console, as the browser reached it: what identity
-    providers are told to send people back to."""
-    scheme = "https" if sessions.is_tls(request) else "http"
-    return f"{scheme}://{request.host}{path}"
+    """An absolute address of the console: what identity providers are told to send people
+    back to."""
+    scheme, host, prefix = console_address(request)
+    return f"{scheme}://{host}{prefix}{path}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.admin_ui.routing_table import Route
-from gateway.admin_ui.sessions import is_tls, redirect
+from gateway.admin_ui.sessions import redirect
 from gateway.admin_ui.views.auth import safe_next
 from gateway.admin_ui.views.sso_settings import SAML_ACS_PATH, SAML_METADATA_PATH
 from gateway.appkeys import POOL
@@ -48,7 +48,9 @@ def _service_provider(request: web.Request) -> saml.ServiceProvider:
 
 
 def _http_request(request: web.Request, form: dict[str, str]) -> saml.HttpRequest:
-    return saml.HttpRequest(is_tls(request), request.host, request.path, form)
+    """The request as the identity provider addressed it (its Destination is checked)."""
+    scheme, host, prefix = flow.console_address(request)
+    return saml.HttpRequest(scheme == "https", host, prefix + request.path, form)
 
 
 async def send_to_identity_provider(
