@@ -203,7 +203,7 @@ class Watchdog:
         if self._loop.time() < due:
             self._timer = self._loop.call_at(due, self._check)
         else:
-            # Only while the task waits in `readany`, so the cancellation lands there.
+            # Only while the task waits on the upstream, so the cancellation lands there.
             self._fired = True
             self._task.cancel()
 
