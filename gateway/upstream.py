@@ -1,10 +1,11 @@
 """Upstream transport: pooled sessions, explicit timeouts, and the one map from transport
 failures to `UpstreamError`.
 
-One `HttpTransport` (one `ClientSession`, one connector) per provider, created when the app
-starts. A non-streaming call has one deadline for headers and body; a stream has a deadline
-for its first byte and another for the silence between chunks, and no total. The first two
-never run past `CALL_DEADLINE`: a single slow attempt cannot outlive the router's deadline.
+One `HttpTransport` (one `HttpClient`, with its pools of connections) per provider, created
+when the app starts. A non-streaming call has one deadline for headers and body; a stream has
+a deadline for its first byte and another for the silence between chunks, and no total. The
+first two never run past `CALL_DEADLINE`: a single slow attempt cannot outlive the router's
+deadline.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
-import aiohttp
-
 from gateway.adapters.base import UpstreamRequest
 from gateway.config import UpstreamConfig
 from gateway.errors import (
@@ -27,6 +26,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from gateway.http_client import BadResponse, ClosedEarly, HttpClient, HttpClientError, Response
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ class UpstreamCall(Protocol):
     """An upstream response whose headers have arrived. `release` must always be called."""
 
     status: int
-    headers: Mapping[str, str]
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
     async def read(self) -> bytes: ...
 
@@ -62,20 +64,11 @@ class HttpTransport:
     def __init__(self, provider: str, config: UpstreamConfig) -> None:
         self.provider = provider
         self._timeouts = config.timeouts
-        connector = aiohttp.TCPConnector(
-            limit=config.max_connections_per_provider,
-            limit_per_host=0,
-            keepalive_timeout=config.keepalive_seconds,
-            ttl_dns_cache=300,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # Deadlines are enforced per phase below; aiohttp's own total would cut streams.
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=self._timeouts.connect, sock_read=None
-            ),
-            trust_env=config.trust_env_proxies,
-            skip_auto_headers=("User-Agent",),
+        self._client = HttpClient(
+            max_connections=config.max_connections_per_provider,
+            keepalive_seconds=config.keepalive_seconds,
+            connect_timeout=self._timeouts.connect,
+            trust_env_proxies=config.trust_env_proxies,
         )
 
     async def open(self, request: UpstreamRequest) -> HttpCall:
@@ -86,42 +79,40 @@ class HttpTransport:
         watchdog = Watchdog(min(phase, CALL_DEADLINE.get() - time.monotonic()))
         watchdog.waiting()  # until the call is answered: one wait
         try:
-            response = await self._session.request(
-                request.method, request.url, data=request.body, headers=request.headers
+            response = await self._client.send(
+                request.method,
+                request.url,
+                request.headers,
+                request.body,
+                whole=not request.stream,
             )
-            try:
-                body = None if request.stream else await response.read()
-            except BaseException:
-                response.release()
-                raise
         except asyncio.CancelledError:
             if watchdog.expired():
                 raise transport_error(TimeoutError(), self.provider) from None
             raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (HttpClientError, TimeoutError) as exc:
             raise transport_error(exc, self.provider) from exc
         finally:
             watchdog.stop()
-        return HttpCall(self.provider, response, body, timeouts.between_chunks)
+        return HttpCall(self.provider, response, request.stream, timeouts.between_chunks)
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._client.close()
 
 
 class HttpCall:
     def __init__(
-        self,
-        provider: str,
-        response: aiohttp.ClientResponse,
-        body: bytes | None,
-        between_chunks: float,
+        self, provider: str, response: Response, stream: bool, between_chunks: float
     ) -> None:
         self.provider = provider
         self.status = response.status
-        self.headers: Mapping[str, str] = response.headers
         self._response = response
-        self._body = body  # read by `open`, unless this is a stream
+        self._body = None if stream else response.body  # a plain call arrived whole
         self._between_chunks = between_chunks
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
 
     async def read(self) -> bytes:
         """The whole body, a stream's too (when it turned out to be an error response)."""
@@ -130,18 +121,18 @@ class HttpCall:
         return self._body
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        content = self._response.content
+        response = self._response
         silence = Watchdog(self._between_chunks)
         try:
             while True:
                 silence.waiting()
                 try:
-                    data = await content.readany()
+                    data = await response.next_chunk()
                 except asyncio.CancelledError:
                     if silence.expired():
                         raise transport_error(TimeoutError(), self.provider) from None
                     raise
-                except aiohttp.ClientError as exc:
+                except HttpClientError as exc:
                     raise transport_error(exc, self.provider) from exc
                 silence.received()
                 if not data:
@@ -211,19 +202,19 @@ class Watchdog:
 def transport_error(exc: BaseException, provider: str) -> UpstreamError:
     """The one place transport exceptions become gateway errors.
 
-    Messages name the provider, never the address: aiohttp's own text includes host and port.
+    Messages name the provider, never the address.
     """
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(
             f"upstream provider {provider!r} timed out", provider=provider, retryable=True
         )
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, BadResponse):
         return UpstreamProtocolError(
             f"upstream provider {provider!r} sent a malformed or truncated response",
             provider=provider,
             retryable=True,
         )
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, ClosedEarly):
         return UpstreamUnavailable(
             f"upstream provider {provider!r} closed the connection",
             provider=provider,

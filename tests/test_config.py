@@ -95,6 +95,26 @@ def test_good_config_exits_zero(tmp_path: Path) -> None:
             "providers.openai.api_key: environment variable TEST_UNSET_VAR is not set",
         ),
         ("", "providers: {}\n", "models: Field required"),
+        (
+            "",
+            GOOD_ROUTING.replace("https://api.openai.com/v1", "api.openai.com/v1"),
+            "providers.openai.api_base: String should match pattern",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("${TEST_OPENAI_KEY}", '"sk-x\\n"'),
+            "providers.openai.api_key: Value error, contains a line break",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("api_key:", 'headers: {X-Org: "a\\r\\nX-Evil: 1"}, api_key:'),
+            "providers.openai.headers: Value error, the value of X-Org contains a line break",
+        ),
+        (
+            "",
+            GOOD_ROUTING.replace("api_key:", "headers: {'X Org': a}, api_key:"),
+            "providers.openai.headers: Value error, 'X Org' is not a valid header name",
+        ),
     ],
     ids=[
         "wrong-type",
@@ -109,6 +129,10 @@ def test_good_config_exits_zero(tmp_path: Path) -> None:
         "missing-api-base",
         "missing-env",
         "missing-section",
+        "api-base-not-a-url",
+        "key-with-newline",
+        "header-with-newline",
+        "bad-header-name",
     ],
 )
 def test_bad_config_is_named_and_fails(

@@ -7,10 +7,11 @@ a name that does not exist.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gateway.adapters import ADAPTERS
 
@@ -22,12 +23,35 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+_LINE_BREAK = re.compile(r"[\r\n\0]")
+
+
 class ProviderConfig(_Frozen):
     adapter: str
-    api_base: str | None = None
+    api_base: str | None = Field(None, pattern=r"^https?://[^/?#\s]+")
     api_key: SecretStr | None = None
     api_version: str | None = None
     headers: dict[str, str] = {}
+
+    # These go into request headers, where a line break would end the header early (a secret
+    # read from a file often ends with one). Said at load time, not as a failed request.
+    @field_validator("api_key")
+    @classmethod
+    def _one_line_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and _LINE_BREAK.search(key.get_secret_value()):
+            raise ValueError("contains a line break (a secret file's trailing newline?)")
+        return key
+
+    @field_validator("headers")
+    @classmethod
+    def _header_fields(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if _LINE_BREAK.search(value):
+                raise ValueError(f"the value of {name} contains a line break")
+        return headers
 
 
 class Price(_Frozen):

@@ -14,13 +14,11 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from yarl import URL
+
+from tests.fakes.certs import self_signed
 
 ENTITY_ID = "https://idp.a.example/saml"
 SSO_URL = "https://idp.a.example/saml/sso"
@@ -36,25 +34,7 @@ class SamlIdp:
 
     @classmethod
     def create(cls) -> SamlIdp:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test idp")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-        return cls(key_pem, cert.public_bytes(serialization.Encoding.PEM).decode())
+        return cls(*self_signed("test idp"))
 
     def read_request(self, location: str) -> tuple[str, str]:
         """The ID and AssertionConsumerServiceURL of the AuthnRequest in a redirect."""
