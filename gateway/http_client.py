@@ -75,9 +75,9 @@ class HttpClient:
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, whole: bool
-    ) -> Response:
-        """The response once its headers have arrived, or all of it when `whole`. The caller
-        must `release` it."""
+    ) -> Connection:
+        """The connection that carries the response, once the response's headers have arrived
+        (or all of it, when `whole`). The caller must `release` it."""
         target = self._targets.get(url) or self._target(url)
         fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
@@ -173,12 +173,12 @@ class _Pool:
         self._host = host
         self._port = port
         self._tls = tls
-        self._idle: deque[Response] = deque()
+        self._idle: deque[Connection] = deque()
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # cancelled ones are skipped
         self._sweep_timer: asyncio.TimerHandle | None = None
 
-    async def acquire(self) -> Response:
+    async def acquire(self) -> Connection:
         while True:
             if self._idle:
                 return self._idle.pop()
@@ -193,14 +193,14 @@ class _Pool:
                     self._wake()  # woken, but leaving: pass the turn on
                 raise
 
-    def put_back(self, connection: Response) -> None:
+    def put_back(self, connection: Connection) -> None:
         connection.idle_since = self.loop.time()
         self._idle.append(connection)
         if self._sweep_timer is None:
             self._sweep_timer = self.loop.call_later(self._client.keepalive_seconds, self._sweep)
         self._wake()
 
-    def lost(self, connection: Response) -> None:
+    def lost(self, connection: Connection) -> None:
         self._open -= 1
         if connection in self._idle:
             self._idle.remove(connection)
@@ -212,9 +212,9 @@ class _Pool:
         if self._sweep_timer is not None:
             self._sweep_timer.cancel()
 
-    async def _connect(self) -> Response:
+    async def _connect(self) -> Connection:
         self._open += 1
-        connection = Response(self)
+        connection = Connection(self)
         client = self._client
         try:
             async with asyncio.timeout(client.connect_timeout):
@@ -262,9 +262,9 @@ class _Pool:
             self._sweep_timer = self.loop.call_later(max(wait, 0.0), self._sweep)
 
 
-class Response(asyncio.Protocol):
-    """One connection, carrying one response at a time: while a caller holds it, it is that
-    response (`status`, `headers`, `body` or `next_chunk`)."""
+class Connection(asyncio.Protocol):
+    """One connection to an origin, carrying one exchange at a time: while a caller holds
+    it, it is that exchange's response (`status`, `headers`, `body` or `next_chunk`)."""
 
     def __init__(self, pool: _Pool) -> None:
         self._pool = pool

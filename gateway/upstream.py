@@ -26,7 +26,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.http_client import BadResponse, ClosedEarly, HttpClient, HttpClientError, Response
+from gateway.http_client import BadResponse, ClosedEarly, Connection, HttpClient, HttpClientError
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class HttpTransport:
 
 class HttpCall:
     def __init__(
-        self, provider: str, response: Response, stream: bool, between_chunks: float
+        self, provider: str, response: Connection, stream: bool, between_chunks: float
     ) -> None:
         self.provider = provider
         self.status = response.status
