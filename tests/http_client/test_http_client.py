@@ -62,6 +62,13 @@ def echo_app() -> web.Application:
     return app
 
 
+def posting(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
+    """An app answering `POST /` with `handler`."""
+    app = web.Application()
+    app.router.add_post("/", handler)
+    return app
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[HttpClient]:
     made = client()
@@ -113,9 +120,7 @@ async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(
         requests.append(request)
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/", record)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(record))
     for value in ("a\r\nX-Injected: 1", "a\nb", "a\rb"):
         with pytest.raises(ValueError, match="line break"):
             await http.send("POST", f"{base}/", {"X-Custom": value}, b"", whole=True)
@@ -137,9 +142,7 @@ async def test_a_stream_is_handed_over_as_it_arrives(
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/", stream)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(stream))
     response = await http.send("POST", f"{base}/", {}, b"", whole=False)
     assert await response.next_chunk() == b"data: one\n\n"  # before the server has finished
     release.set()
@@ -165,9 +168,7 @@ async def test_a_compressed_body_is_decoded(
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/", compressed)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(compressed))
     response = await http.send("POST", f"{base}/", {}, b"", whole=whole)
     assert response.headers["Content-Encoding"] == coding.value
     if whole:
@@ -180,13 +181,30 @@ async def test_a_compressed_body_is_decoded(
     assert got == text
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+SocketServer = Callable[[Handler], Awaitable[str]]
 RawServer = Callable[[bytes], Awaitable[tuple[str, list[bytes]]]]
 
 
 @pytest.fixture
-async def raw_server() -> AsyncIterator[RawServer]:
-    """Servers that read a request's head, answer with the given bytes verbatim and close."""
+async def socket_server() -> AsyncIterator[SocketServer]:
+    """Servers on bare sockets, for what an HTTP server would not send; returns the base URL."""
     servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> str:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+def raw_server(socket_server: SocketServer) -> RawServer:
+    """Servers that read a request's head, answer with the given bytes verbatim and close."""
 
     async def start(reply: bytes) -> tuple[str, list[bytes]]:
         heads: list[bytes] = []
@@ -199,14 +217,9 @@ async def raw_server() -> AsyncIterator[RawServer]:
             finally:
                 writer.close()
 
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        servers.append(server)
-        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
+        return await socket_server(serve), heads
 
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+    return start
 
 
 async def test_a_body_without_framing_runs_to_the_close(
@@ -279,9 +292,7 @@ async def test_the_pool_holds_no_more_connections_than_allowed(
         at_once -= 1
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/", slow)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(slow))
     http = client(max_connections=2)
     try:
         answers = await asyncio.gather(*(call(http, f"{base}/") for _ in range(8)))
@@ -302,9 +313,7 @@ async def test_a_caller_that_gives_up_leaves_the_pool_whole(
             await gate.wait()
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/", held)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(held))
     http = client(max_connections=1)
     try:
         holder = asyncio.create_task(call(http, f"{base}/", b"hold"))
@@ -320,7 +329,9 @@ async def test_a_caller_that_gives_up_leaves_the_pool_whole(
         await http.close()
 
 
-async def test_idle_connections_are_closed_after_the_keepalive() -> None:
+async def test_idle_connections_are_closed_after_the_keepalive(
+    socket_server: SocketServer,
+) -> None:
     closed = asyncio.Event()
     connections = 0
 
@@ -335,8 +346,7 @@ async def test_idle_connections_are_closed_after_the_keepalive() -> None:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(keep_alive, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    base = await socket_server(keep_alive)
     http = client(keepalive_seconds=0.2)
     try:
         assert await call(http, f"{base}/", b"") == b"ok"
@@ -347,8 +357,6 @@ async def test_idle_connections_are_closed_after_the_keepalive() -> None:
         assert connections == 2
     finally:
         await http.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(
@@ -370,29 +378,29 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return key, cert
 
 
-async def tls_upstream(certificate: tuple[Path, Path]) -> tuple[TestServer, str]:
+@pytest.fixture
+async def tls_upstream(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
+    """An echoing upstream on https://localhost:port, with the certificate above."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificate[1], certificate[0])
     server = TestServer(echo_app(), host="127.0.0.1")
     await server.start_server(ssl=context)
-    return server, f"https://localhost:{server.make_url('').port}"
+    yield f"https://localhost:{server.make_url('').port}"
+    await server.close()
 
 
 async def test_tls_is_verified_against_the_trust_store(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    certificate: tuple[Path, Path], tls_upstream: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, base = await tls_upstream(certificate)
-    try:
-        untrusting = client()
-        with pytest.raises(ConnectFailed):
-            await call(untrusting, f"{base}/v1")
-        await untrusting.close()
-        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[1]))
-        trusting = client()
-        seen = orjson.loads(await call(trusting, f"{base}/v1"))
-        await trusting.close()
-    finally:
-        await server.close()
+    base = tls_upstream
+    untrusting = client()
+    with pytest.raises(ConnectFailed):
+        await call(untrusting, f"{base}/v1")
+    await untrusting.close()
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[1]))
+    trusting = client()
+    seen = orjson.loads(await call(trusting, f"{base}/v1"))
+    await trusting.close()
     assert seen["path"] == "/v1"
     assert seen["headers"]["Host"] == base.removeprefix("https://")
 
@@ -402,13 +410,8 @@ class Proxy:
 
     def __init__(self) -> None:
         self.heads: list[bytes] = []
-        self.server: asyncio.Server | None = None
 
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return f"http://user:pa%40ss@127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         self.heads.append(head)
         method, target, _ = head.split(b" ", 2)
@@ -437,13 +440,14 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 async def test_proxies_from_the_environment_when_trusted(
     certificate: tuple[Path, Path],
+    tls_upstream: str,
     start_upstream: StartUpstream,
+    socket_server: SocketServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proxy = Proxy()
-    address = await proxy.start()
-    plain = await start_upstream(echo_app())
-    server, secure = await tls_upstream(certificate)
+    address = (await socket_server(proxy.serve)).replace("http://", "http://user:pa%40ss@")
+    plain, secure = await start_upstream(echo_app()), tls_upstream
     for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", address)
@@ -457,9 +461,6 @@ async def test_proxies_from_the_environment_when_trusted(
     finally:
         await proxied.close()
         await direct.close()
-        await server.close()
-        assert proxy.server is not None
-        proxy.server.close()
     assert via_plain["path"] == "/v1/a"
     assert via_tls["path"] == "/v1/b"
     credentials = base64.b64encode(b"user:pa@ss").decode()
@@ -472,7 +473,9 @@ async def test_proxies_from_the_environment_when_trusted(
         assert f"Proxy-Authorization: Basic {credentials}\r\n".encode() in head
 
 
-async def test_a_stream_nobody_reads_stops_the_sender(http: HttpClient) -> None:
+async def test_a_stream_nobody_reads_stops_the_sender(
+    http: HttpClient, socket_server: SocketServer
+) -> None:
     total = 64 * 1024 * 1024
     sent = 0
 
@@ -487,24 +490,19 @@ async def test_a_stream_nobody_reads_stops_the_sender(http: HttpClient) -> None:
             sent += len(block)
         writer.close()
 
-    server = await asyncio.start_server(flood, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        response = await http.send("POST", f"{base}/", {}, b"", whole=False)
-        await asyncio.sleep(0.3)
-        assert sent < total / 4  # held back by the sockets' buffers, not taken into memory
-        received = 0
-        while chunk := await response.next_chunk():
-            received += len(chunk)
-        response.release()
-        assert received == total
-    finally:
-        server.close()
-        await server.wait_closed()
+    base = await socket_server(flood)
+    response = await http.send("POST", f"{base}/", {}, b"", whole=False)
+    await asyncio.sleep(0.3)
+    assert sent < total / 4  # held back by the sockets' buffers, not taken into memory
+    received = 0
+    while chunk := await response.next_chunk():
+        received += len(chunk)
+    response.release()
+    assert received == total
 
 
 async def test_compressed_bytes_that_decode_to_nothing_yet_do_not_end_a_stream(
-    http: HttpClient,
+    http: HttpClient, socket_server: SocketServer
 ) -> None:
     packed = gzip.compress(b"data: hello\n\n")
 
@@ -520,13 +518,8 @@ async def test_compressed_bytes_that_decode_to_nothing_yet_do_not_end_a_stream(
         writer.write(b"0\r\n\r\n")
         writer.close()
 
-    server = await asyncio.start_server(slowly, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        response = await http.send("POST", f"{base}/", {}, b"", whole=False)
-        assert await response.next_chunk() == b"data: hello\n\n"
-        assert await response.next_chunk() == b""
-        response.release()
-    finally:
-        server.close()
-        await server.wait_closed()
+    base = await socket_server(slowly)
+    response = await http.send("POST", f"{base}/", {}, b"", whole=False)
+    assert await response.next_chunk() == b"data: hello\n\n"
+    assert await response.next_chunk() == b""
+    response.release()
