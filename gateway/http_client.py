@@ -154,6 +154,14 @@ def _basic(header: str, user: str, password: str | None) -> str:
     return f"{header}: Basic {base64.b64encode(credentials).decode()}\r\n"
 
 
+def header_map(raw: list[tuple[bytes, bytes]]) -> CIMultiDictProxy[str]:
+    """Headers as they arrived, as a case-insensitive mapping: built only when asked for, as
+    most calls never look."""
+    return CIMultiDictProxy(
+        CIMultiDict((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+    )
+
+
 class _Proxy(NamedTuple):
     host: str
     port: int
@@ -272,7 +280,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.idle_since = 0.0
         self.status = 0
-        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self.raw_headers: list[tuple[bytes, bytes]] = []
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._paused = False
@@ -289,7 +297,7 @@ class Connection(asyncio.Protocol):
 
     async def exchange(self, data: bytes, whole: bool) -> None:
         self.status = 0
-        self._raw_headers = []
+        self.raw_headers = []
         self._chunks = []
         self._buffered = 0
         self._whole = whole
@@ -302,9 +310,7 @@ class Connection(asyncio.Protocol):
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
-        return CIMultiDictProxy(
-            CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._raw_headers)
-        )
+        return header_map(self.raw_headers)
 
     @property
     def body(self) -> bytes:
@@ -417,7 +423,7 @@ class Connection(asyncio.Protocol):
     # httptools' side
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw_headers.append((name, value))
+        self.raw_headers.append((name, value))
         if len(name) == 16 and name.lower() == b"content-encoding":
             coding = value.strip().lower()
             if coding in (b"gzip", b"x-gzip"):
@@ -455,7 +461,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if not self.status:
-            self._raw_headers = []  # the end of an interim response
+            self.raw_headers = []  # the end of an interim response
             return
         decoder = self._decoder
         if decoder is not None:
@@ -473,5 +479,5 @@ class Connection(asyncio.Protocol):
         """Whether the headers said where the body ends (else it ends with the connection)."""
         return any(
             name.lower() in (b"content-length", b"transfer-encoding")
-            for name, _ in self._raw_headers
+            for name, _ in self.raw_headers
         )

@@ -1,4 +1,4 @@
-"""Upstream transport: pooled sessions, explicit timeouts, and the one map from transport
+"""Upstream transport: pooled connections, explicit timeouts, and the one map from transport
 failures to `UpstreamError`.
 
 One `HttpTransport` (one `HttpClient`, with its pools of connections) per provider, created
@@ -26,7 +26,14 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.http_client import BadResponse, ClosedEarly, Connection, HttpClient, HttpClientError
+from gateway.http_client import (
+    BadResponse,
+    ClosedEarly,
+    Connection,
+    HttpClient,
+    HttpClientError,
+    header_map,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +114,14 @@ class HttpCall:
         self.provider = provider
         self.status = response.status
         self._response = response
+        # Taken now: once released, the connection carries someone else's response.
+        self._raw_headers = response.raw_headers
         self._body = None if stream else response.body  # a plain call arrived whole
         self._between_chunks = between_chunks
 
     @property
     def headers(self) -> Mapping[str, str]:
-        return self._response.headers
+        return header_map(self._raw_headers)
 
     async def read(self) -> bytes:
         """The whole body, a stream's too (when it turned out to be an error response)."""
