@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -21,7 +23,11 @@ from yarl import URL
 from gateway.admin_ui import sessions
 from gateway.appkeys import CONFIG
 
+logger = logging.getLogger(__name__)
+
 COOKIE = "mb_sso"
+# A page can build several addresses: one warning for it is enough.
+_HOST_WARNED = web.RequestKey("sso_host_warned", bool)
 LIFETIME_SECONDS = 600
 _PURPOSE = "sso-flow"
 
@@ -72,7 +78,22 @@ def console_address(request: web.Request) -> tuple[str, str, str]:
     if public_url is not None:
         url = URL(str(public_url))
         return url.scheme, url.host_port_subcomponent or "", url.path.rstrip("/")
+    if not _is_local(request.url.host) and _HOST_WARNED not in request:
+        request[_HOST_WARNED] = True
+        logger.warning(
+            "admin.public_url is not set: single sign-on addresses come from the Host header "
+            "the client sent; set it wherever the console is reached from other machines"
+        )
     return ("https" if sessions.is_tls(request) else "http"), request.host, ""
+
+
+def _is_local(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def console_url(request: web.Request, path: str) -> str:

@@ -170,3 +170,17 @@ async def test_without_the_saml_libraries_the_page_says_why_and_oidc_still_works
         assert saved.status == 200 and "settings saved" in saved.text()
     finally:
         await idp.close()
+
+
+async def test_addresses_from_a_non_local_host_header_are_warned_about(
+    console: ConsoleFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await console("owner")
+    with caplog.at_level("WARNING", logger="gateway.sso.flow"):
+        await client.get(PAGE)  # from 127.0.0.1: no warning
+        assert not caplog.records
+        page = await client.get(PAGE, headers={"Host": "console.example"})
+    assert page.status == 200
+    callback = page.html.select_one("code.callback-url")
+    assert callback is not None and callback.get_text().startswith("http://console.example/")
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["admin.public_url is not set"]
