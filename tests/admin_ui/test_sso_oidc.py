@@ -213,3 +213,17 @@ async def _refused(world: World, pg_dsn: str) -> tuple[str, str, int]:
         await client.close()
     failed = (await audit_rows(pg_dsn, "user.login_failed"))[-1]
     return failed["changes"]["method"], failed["changes"]["reason"], page.status
+
+
+async def test_starts_naming_no_tenant_are_throttled_like_failed_passwords(
+    console: ConsoleFactory, idp: Idp
+) -> None:
+    owner = await console("owner")
+    await configure_oidc(owner, idp)
+    assert (await start(owner, "a"))[0] == 303  # a hit costs nothing
+    for guess in ["acme", "globex", "x@initech.example", "umbrella", "b"]:
+        assert (await start(owner, guess))[0] == 400
+    status, _, page = await start(owner, "a")  # even a real one, from this address
+    assert status == 429
+    assert page.html.select_one("#e-org").text.startswith("Too many sign-ins named no tenant")
+    assert int(page.headers["Retry-After"]) > 0

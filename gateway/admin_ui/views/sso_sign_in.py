@@ -23,7 +23,7 @@ from gateway.admin_ui.sessions import redirect
 from gateway.admin_ui.views.auth import HOME, safe_next
 from gateway.admin_ui.views.sso_saml import send_to_identity_provider
 from gateway.admin_ui.views.sso_settings import CALLBACK_PATH
-from gateway.appkeys import POOL
+from gateway.appkeys import POOL, THROTTLE
 from gateway.sso import flow, oidc, outcome, provisioning
 from gateway.sso.refusal import SignInRefused
 from gateway.sso.services import SSO
@@ -32,6 +32,7 @@ from gateway.store.records import Tenant
 from gateway.store.sso import SsoConfig
 
 _NO_SSO = "{} does not use single sign-on here. Check the name, or sign in with your password."
+_TOO_MANY = "Too many sign-ins named no tenant with single sign-on. Try again later."
 _START_AGAIN = "This sign-in expired or was started in another browser. Please start again."
 
 
@@ -46,11 +47,20 @@ async def start(request: web.Request) -> web.StreamResponse:
     except forms.FormErrors:
         return await _ask_again(request, "", "Enter your tenant's name or your work address.")
     next_page = safe_next(form.next)
-    pool = request.config_dict[POOL]
+    pool, throttle = request.config_dict[POOL], request.config_dict[THROTTLE]
+    # Misses count like failed passwords: otherwise the box answers, as fast as it is asked,
+    # which names are tenants and which domains sign in where.
+    address = f"sso-start:{request.remote}"
+    wait = throttle.retry_after(address)
+    if wait > 0:
+        page = await _ask_again(request, form.org, _TOO_MANY, next_page, status=429)
+        page.headers["Retry-After"] = str(int(wait) + 1)
+        return page
     slug, problem = await _tenant_slug(pool, form.org)
     tenant = await tenants.get_by_slug(pool, slug) if slug else None
     config = (await sso.get(pool, tenant.id)).config if tenant else None
     if tenant is None or config is None or not config.enabled:
+        throttle.failed(address)
         return await _ask_again(request, form.org, problem or _NO_SSO.format(form.org), next_page)
     try:
         if config.protocol == "saml":
@@ -143,11 +153,17 @@ async def _client_secret(request: web.Request, tenant: Tenant, config: SsoConfig
 
 
 async def _ask_again(
-    request: web.Request, org: str, message: str, next_page: str = HOME
+    request: web.Request, org: str, message: str, next_page: str = HOME, status: int = 400
 ) -> web.Response:
     """The sign-in page again, with the SSO box's answer."""
     return await render(
-        request, "login.html", 400, errors={}, next=next_page, org=org, sso_errors={"org": message}
+        request,
+        "login.html",
+        status,
+        errors={},
+        next=next_page,
+        org=org,
+        sso_errors={"org": message},
     )
 
 
