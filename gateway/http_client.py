@@ -18,37 +18,17 @@ import asyncio
 import base64
 import ssl
 import urllib.request
-import zlib
 from collections import deque
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
-import httptools
-from multidict import CIMultiDict, CIMultiDictProxy
+from gateway.http_connection import ConnectFailed, Connection
 
 # The characters a request target may carry as they are (RFC 3986's reserved and unreserved,
 # and "%" of escapes already made); anything else, a space or a non-ASCII letter, is escaped.
 _TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
-# Reading is paused while this much of a stream waits for its reader.
-_HIGH_WATER = 256 * 1024
 _ACCEPT_ENCODING = "Accept-Encoding: gzip, deflate\r\n"
-
-
-class HttpClientError(Exception):
-    """A call that got no complete HTTP response. Messages never name the address."""
-
-
-class ConnectFailed(HttpClientError):
-    pass
-
-
-class ClosedEarly(HttpClientError):
-    """The server closed the connection before its response's headers."""
-
-
-class BadResponse(HttpClientError):
-    """Not HTTP, a broken body encoding, or a body cut short."""
 
 
 class _Target(NamedTuple):
@@ -152,14 +132,6 @@ def _basic(header: str, user: str, password: str | None) -> str:
     """A basic-auth header line for the user info of a URL."""
     credentials = f"{unquote(user)}:{unquote(password or '')}".encode()
     return f"{header}: Basic {base64.b64encode(credentials).decode()}\r\n"
-
-
-def header_map(raw: list[tuple[bytes, bytes]]) -> CIMultiDictProxy[str]:
-    """Headers as they arrived, as a case-insensitive mapping: built only when asked for, as
-    most calls never look."""
-    return CIMultiDictProxy(
-        CIMultiDict((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
-    )
 
 
 class _Proxy(NamedTuple):
@@ -268,216 +240,3 @@ class _Pool:
         if idle:
             wait = idle[0].idle_since + limit - self.loop.time()
             self._sweep_timer = self.loop.call_later(max(wait, 0.0), self._sweep)
-
-
-class Connection(asyncio.Protocol):
-    """One connection to an origin, carrying one exchange at a time: while a caller holds
-    it, it is that exchange's response (`status`, `headers`, `body` or `next_chunk`)."""
-
-    def __init__(self, pool: _Pool) -> None:
-        self._pool = pool
-        self.transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self.idle_since = 0.0
-        self.status = 0
-        self.raw_headers: list[tuple[bytes, bytes]] = []
-        self._chunks: list[bytes] = []
-        self._buffered = 0
-        self._paused = False
-        self._whole = False
-        self._complete = False
-        self._keep_alive = False
-        self._closed = False
-        self._error: HttpClientError | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._decoder: zlib._Decompress | None = None
-        self._tunnel_reply: bytearray | None = None
-
-    # The caller's side
-
-    async def exchange(self, data: bytes, whole: bool) -> None:
-        self.status = 0
-        self.raw_headers = []
-        self._chunks = []
-        self._buffered = 0
-        self._whole = whole
-        self._complete = False
-        self._decoder = None
-        assert self.transport is not None
-        self.transport.write(data)
-        while not (self._complete if whole else self.status):
-            await self._progress()
-
-    @property
-    def headers(self) -> CIMultiDictProxy[str]:
-        return header_map(self.raw_headers)
-
-    @property
-    def body(self) -> bytes:
-        """What has arrived of the body and not been taken; all of it after a whole call."""
-        return b"".join(self._chunks)
-
-    async def next_chunk(self) -> bytes:
-        """All that has arrived since the last call, waiting for some; b"" at the end."""
-        while True:
-            chunks = self._chunks
-            if chunks:
-                self._chunks = []
-                self._buffered = 0
-                if self._paused:
-                    self._paused = False
-                    assert self.transport is not None
-                    self.transport.resume_reading()
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            if self._complete:
-                return b""
-            await self._progress()
-
-    def release(self) -> None:
-        """Back to the pool when the response has all arrived and the server keeps the
-        connection; closed otherwise (also when reading was paused for an unread stream)."""
-        if (
-            self._complete
-            and self._keep_alive
-            and not (self._closed or self._paused or self._error)
-        ):
-            self._pool.put_back(self)
-        else:
-            self.close()
-
-    def close(self) -> None:
-        self._closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    async def tunnel(
-        self, host: str, port: int, proxy_auth: str, tls_context: ssl.SSLContext
-    ) -> None:
-        """CONNECT through the proxy, then TLS with the origin inside the tunnel."""
-        assert self.transport is not None
-        self._tunnel_reply = bytearray()
-        authority = f"{host}:{port}"
-        self.transport.write(
-            f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{proxy_auth}\r\n".encode()
-        )
-        while self._tunnel_reply is not None and b"\r\n\r\n" not in self._tunnel_reply:
-            await self._progress()
-        reply, self._tunnel_reply = bytes(self._tunnel_reply), None
-        if reply.split(b" ", 2)[1:2] != [b"200"]:
-            raise ConnectFailed("the proxy refused the tunnel")
-        tls = await self._pool.loop.start_tls(
-            self.transport, self, tls_context, server_hostname=host
-        )
-        assert tls is not None
-        self.transport = tls
-
-    async def _progress(self) -> None:
-        if self._error is not None:
-            raise self._error
-        self._waiter = waiter = self._pool.loop.create_future()
-        await waiter
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _fail(self, error: HttpClientError) -> None:
-        if self._error is None:
-            self._error = error
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_exception(error)
-        self.close()
-
-    # asyncio's side
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self._tunnel_reply is not None:
-            self._tunnel_reply += data
-            self._wake()
-            return
-        try:
-            self._parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            self._fail(BadResponse("the response is not valid HTTP, or switches protocols"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        if not self._complete:
-            if not self.status:
-                self._fail(ClosedEarly("the server closed the connection"))
-            elif self._framed():
-                self._fail(BadResponse("the response was cut short"))
-            else:
-                self.on_message_complete()  # a body that runs until the connection closes
-        self._pool.lost(self)
-
-    # httptools' side
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name, value))
-        if len(name) == 16 and name.lower() == b"content-encoding":
-            coding = value.strip().lower()
-            if coding in (b"gzip", b"x-gzip"):
-                self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            elif coding == b"deflate":
-                self._decoder = zlib.decompressobj()
-            elif coding != b"identity":
-                self._fail(BadResponse("the response's content encoding is not supported"))
-
-    def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
-        if status < 200:
-            return  # an interim response (103 Early Hints): the real one follows
-        self.status = status
-        if not self._whole:
-            self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        if self._decoder is not None:
-            try:
-                body = self._decoder.decompress(body)
-            except zlib.error:
-                self._fail(BadResponse("the response's body does not decompress"))
-                return
-            if not body:
-                return  # the decoder holds it back for now; b"" would read as the end
-        self._chunks.append(body)
-        if not self._whole:
-            self._buffered += len(body)
-            if self._buffered > _HIGH_WATER and not self._paused:
-                self._paused = True
-                assert self.transport is not None
-                self.transport.pause_reading()
-            self._wake()
-
-    def on_message_complete(self) -> None:
-        if not self.status:
-            self.raw_headers = []  # the end of an interim response
-            return
-        decoder = self._decoder
-        if decoder is not None:
-            tail = decoder.flush()
-            if not decoder.eof:
-                self._fail(BadResponse("the response's body does not decompress"))
-                return
-            if tail:
-                self._chunks.append(tail)
-        self._complete = True
-        self._keep_alive = self._parser.should_keep_alive()
-        self._wake()
-
-    def _framed(self) -> bool:
-        """Whether the headers said where the body ends (else it ends with the connection)."""
-        return any(
-            name.lower() in (b"content-length", b"transfer-encoding")
-            for name, _ in self.raw_headers
-        )

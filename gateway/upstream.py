@@ -26,11 +26,11 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.http_client import (
+from gateway.http_client import HttpClient
+from gateway.http_connection import (
     BadResponse,
     ClosedEarly,
     Connection,
-    HttpClient,
     HttpClientError,
     header_map,
 )

@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.http_client import BadResponse, ClosedEarly, ConnectFailed, HttpClient
+from gateway.http_client import HttpClient
+from gateway.http_connection import BadResponse, ClosedEarly, ConnectFailed
 from tests.fakes.certs import self_signed
 from tests.sdk_stack import closed_port
 
