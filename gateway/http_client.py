@@ -174,6 +174,7 @@ class _Pool:
                 raise
 
     def put_back(self, connection: Connection) -> None:
+        connection.idle = True
         connection.idle_since = self.loop.time()
         self._idle.append(connection)
         if self._sweep_timer is None:

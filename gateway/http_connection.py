@@ -59,6 +59,7 @@ class Connection(asyncio.Protocol):
         self._pool = pool
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
+        self.idle = False  # in its pool, waiting for a caller
         self.idle_since = 0.0
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
@@ -77,6 +78,7 @@ class Connection(asyncio.Protocol):
     # The caller's side
 
     async def exchange(self, data: bytes, whole: bool) -> None:
+        self.idle = False
         self.status = 0
         self.raw_headers = []
         self._chunks = []
@@ -181,6 +183,11 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:
+            # Nothing is owed on an idle connection: a server's 408 before it closes, or junk.
+            # Read as the answer to the next request it would be the wrong one.
+            self.close()
+            return
         if self._tunnel_reply is not None:
             self._tunnel_reply += data
             self._wake()

@@ -370,6 +370,31 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(
     assert len(heads) == 2
 
 
+async def test_what_a_server_sends_on_an_idle_connection_is_no_answer(
+    http: HttpClient, socket_server: SocketServer
+) -> None:
+    connections = 0
+
+    async def then_408(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        body = b"connection %d" % connections
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                await asyncio.sleep(0.02)
+                writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    base = await socket_server(then_408)
+    assert await call(http, f"{base}/", b"") == b"connection 1"
+    await asyncio.sleep(0.1)  # the 408 arrives; the server leaves the connection open
+    assert await call(http, f"{base}/", b"") == b"connection 2"
+
+
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     key_pem, cert_pem = self_signed("upstream", hosts=("localhost",))
