@@ -3,25 +3,22 @@ on to the next call."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from gateway.adapters.base import UpstreamRequest
 from gateway.config import UpstreamConfig
 from gateway.upstream import HttpTransport
+from tests.http_client.servers import StartUpstream, posting
 
 
 async def test_a_released_call_keeps_its_own_headers_and_body(
-    start_upstream: Callable[[web.Application], Awaitable[str]],
+    start_upstream: StartUpstream,
 ) -> None:
     async def answer(request: web.Request) -> web.Response:
         n = await request.text()
         return web.Response(text=f"answer {n}", headers={"Retry-After": n})
 
-    app = web.Application()
-    app.router.add_post("/", answer)
-    base = await start_upstream(app)
+    base = await start_upstream(posting(answer))
     transport = HttpTransport("up", UpstreamConfig(max_connections_per_provider=1))
     try:
         first = await transport.open(UpstreamRequest("POST", f"{base}/", {}, b"1", False))
